@@ -80,6 +80,13 @@ class SandboxApp:
         # WSGI middlewares that want to see every request (quotas, faults, call record) wrap `self.inner`.
         self.inner: Callable[..., Iterable[bytes]] = self._dispatch
         self.lock = threading.RLock()
+        # In-process services one part offers another, e.g. services["ssm_automation"] (the runbook engine)
+        # used by Config's StartRemediationExecution. Looked up at call time: install order does not matter.
+        self.services: dict[str, Any] = {}
+        # The server's own base URL once listening (the runbook engine calls AWS APIs through it).
+        self.self_url: str | None = None
+        # Callbacks run by POST /_sandbox/reset after moto's own reset (each part clears its state).
+        self.reset_hooks: list[Callable[[], None]] = []
         self.admin("GET", "/health", lambda _body: (200, {"status": "ok"}))
 
     # ------------------------------------------------------------------ registration
@@ -233,6 +240,7 @@ def serve(host: str = "127.0.0.1", port: int = 4566, ready: Callable[[int], None
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     actual_port = server.server_address[1]
+    app.self_url = f"http://{host}:{actual_port}"
     log.info("sandbox: listening on http://%s:%s", host, actual_port)
     if ready:
         ready(actual_port)

@@ -17,7 +17,7 @@ from typing import Any
 from drift_repair.core import normalise
 from drift_repair.core.config_items import ActualIndex, ConfigItem
 from drift_repair.core.mappings import AttributeMapping, MappingSet, ResourceMapping
-from drift_repair.core.models import SENSITIVE_VALUE, UNKNOWN_VALUE, DiffRow, Verdict
+from drift_repair.core.models import SENSITIVE_VALUE, UNKNOWN_VALUE, DiffRow, ExpectedValue, Verdict
 from drift_repair.core.paths import MISSING, compile_path
 from drift_repair.core.terraform import TerraformDocument, TerraformResource
 
@@ -167,6 +167,27 @@ def _expected(target: Target, attribute: AttributeMapping) -> tuple[Any, Terrafo
                 continue
             return value, resource
     return None
+
+
+def design_values(targets: Iterable[Target]) -> list[ExpectedValue]:
+    """The designed value of every mapped attribute (the parameter sheet), unknown and sensitive included."""
+    out: list[ExpectedValue] = []
+    for target in targets:
+        for attribute in target.mapping.attributes:
+            found = _expected(target, attribute)
+            if found is None:
+                continue
+            value, resource = found
+            out.append(
+                ExpectedValue(
+                    resource_address=resource.address,
+                    terraform_type=resource.type,
+                    attribute=attribute.name,
+                    value=value,
+                    source=resource.source,
+                )
+            )
+    return out
 
 
 def _normalise(name: str, value: Any, resource_id: str | None) -> Any:
