@@ -90,10 +90,7 @@ def nest(path_text: str, value: Any) -> Any:
     assert steps is not None
     doc: Any = value
     for step in reversed(steps):
-        if step is _WILDCARD or isinstance(step, int):
-            doc = [doc]
-        else:
-            doc = {step: doc}
+        doc = [doc] if step is _WILDCARD or isinstance(step, int) else {step: doc}
     return doc
 
 
