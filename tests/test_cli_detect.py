@@ -26,7 +26,7 @@ def test_drift_found_exits_2_and_lists_ng_rows(capsys: pytest.CaptureFixture[str
     assert main(ARGS) == 2
     out = capsys.readouterr().out
     assert "NG       aws_db_instance.main" in out
-    assert "15 resources, 54 attributes: 44 OK, 9 NG, 1 UNKNOWN" in out
+    assert "15 resources, 75 attributes: 65 OK, 9 NG, 1 UNKNOWN" in out
     assert "module.app.aws_instance.web[0]" not in out  # OK rows hidden unless --all
 
 

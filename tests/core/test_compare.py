@@ -41,7 +41,7 @@ def test_example_environment_drift_is_found_exactly() -> None:
         ('module.storage.aws_s3_bucket_public_access_block.this["data"]', "block_public_policy"),
         ('module.storage.aws_s3_bucket_versioning.this["logs"]', "versioning"),
     }
-    assert result.summary["verdicts"] == {"OK": 44, "NG": 9, "UNKNOWN": 1}
+    assert result.summary["verdicts"] == {"OK": 65, "NG": 9, "UNKNOWN": 1}
     unknown = [r for r in result.rows if r.verdict is Verdict.UNKNOWN]
     assert [(r.resource_address, r.reason) for r in unknown] == [
         ("aws_s3_bucket_versioning.reports", "resource id known only after apply")
@@ -179,4 +179,4 @@ def test_design_values_cover_unknown_and_sensitive() -> None:
     addresses = {(v.resource_address, v.attribute) for v in values}
     assert ("aws_db_instance.main", "backup_retention_period") in addresses
     assert ("aws_s3_bucket_versioning.reports", "versioning") in addresses
-    assert len(values) == 54
+    assert len(values) == 75
