@@ -191,10 +191,9 @@ def design_values(targets: Iterable[Target]) -> list[ExpectedValue]:
 
 
 def _normalise(name: str, value: Any, resource_id: str | None) -> Any:
-    fn = normalise.get(name)
-    if name == "sg_rules_config":
+    if name == "sg_rules_config":  # the only normaliser that needs to know whose rules these are ("self")
         return normalise.sg_rules_config(value, resource_id)
-    return fn(value)
+    return normalise.REGISTRY[name](value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +205,7 @@ class _Actual:
 
 def _actual(
     item: ConfigItem | None,
+    item_doc: Any,
     target: Target,
     attribute: AttributeMapping,
     compliance: Mapping[tuple[str, str], str] | None,
@@ -228,7 +228,7 @@ def _actual(
             return _Actual(None, f"Config rule {attribute.config_rule} reports {state}", known=False)
     if attribute.config_path is None:  # pragma: no cover - the schema requires path or compliance
         return _Actual(None, "mapping has no config path", known=False)
-    value = attribute.config_path.get(item.document())
+    value = attribute.config_path.get(item_doc)
     if value is MISSING or value is None or value == []:
         if attribute.has_config_default:
             return _Actual(attribute.config_default, "absent from the Config item; AWS default applies")
@@ -251,6 +251,7 @@ def _judge(
     attribute: AttributeMapping,
     expected: Any,
     item: ConfigItem | None,
+    item_doc: Any,
     compliance: Mapping[tuple[str, str], str] | None,
 ) -> tuple[Verdict, Any, Any, str]:
     """(verdict, expected shown, actual shown, reason) for one designed attribute."""
@@ -263,7 +264,7 @@ def _judge(
         return Verdict.UNKNOWN, SENSITIVE_VALUE, None, "sensitive in Terraform; not compared"
     if marker is UNKNOWN_VALUE:
         return Verdict.UNKNOWN, expected, None, "value known only after apply"
-    actual = _actual(item, target, attribute, compliance)
+    actual = _actual(item, item_doc, target, attribute, compliance)
     if not actual.known:
         return Verdict.UNKNOWN, expected, None, actual.reason
     try:
@@ -309,13 +310,14 @@ def compare_target(
             )
         ]
     rows: list[DiffRow] = []
+    item_doc = item.document() if item is not None else None
     for attribute in target.mapping.attributes:
         found = _expected(target, attribute)
         if found is None:
             continue  # not part of the design: Terraform does not set it
         expected, resource = found
         rule = target.mapping.rules.get(attribute.config_rule) if attribute.config_rule else None
-        verdict, shown_expected, shown_actual, reason = _judge(target, attribute, expected, item, compliance)
+        verdict, shown_expected, shown_actual, reason = _judge(target, attribute, expected, item, item_doc, compliance)
         rows.append(
             _row(
                 target,

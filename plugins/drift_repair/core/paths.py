@@ -57,7 +57,9 @@ class Path:
             if not matches:
                 return MISSING
             return matches if self.has_wildcard or len(matches) > 1 else matches[0]
-        return _walk(document, self.steps, 0)
+        if self.has_wildcard:
+            return _walk(document, self.steps, 0)
+        return _walk_plain(document, self.steps)
 
     def __str__(self) -> str:
         return self.text
@@ -72,6 +74,26 @@ def _walk_wildcard(node: Any, steps: tuple[Any, ...], pos: int) -> Any:
         return MISSING
     values = (_walk(item, steps, pos + 1) for item in items)
     return [v for v in values if v is not MISSING]
+
+
+def _walk_plain(node: Any, steps: tuple[Any, ...]) -> Any:
+    """Fields and indices only (the common case): one tight loop, no recursion."""
+    for step in steps:
+        if node.__class__ is dict:
+            if step.__class__ is not str:
+                return MISSING
+            node = node.get(step, MISSING)
+            if node is MISSING:
+                return MISSING
+        elif node.__class__ is list and step.__class__ is int:
+            if not -len(node) <= step < len(node):
+                return MISSING
+            node = node[step]
+        elif node is UNKNOWN_VALUE or node is SENSITIVE_VALUE:
+            return node
+        else:
+            return MISSING
+    return node
 
 
 def _walk(node: Any, steps: tuple[Any, ...], i: int) -> Any:
