@@ -185,6 +185,7 @@ def design_values(targets: Iterable[Target]) -> list[ExpectedValue]:
                     attribute=attribute.name,
                     value=value,
                     source=resource.source,
+                    resource_id=target.id_value if isinstance(target.id_value, str) else None,
                 )
             )
     return out
