@@ -33,8 +33,9 @@ class RunStore:
         base = base_url or os.environ.get("DRIFT_REPAIR_STATE_URL") or (var_dir() / "runs").as_uri()
         self.environment = environment
         self.run_id = run_id
-        self.root = ObjectStoragePath(f"{base.rstrip('/')}/{environment}/{_safe(run_id)}",
-                                      conn_id=conn_id if base.startswith("s3://") else None)
+        self.root = ObjectStoragePath(
+            f"{base.rstrip('/')}/{environment}/{_safe(run_id)}", conn_id=conn_id if base.startswith("s3://") else None
+        )
 
     def path(self, name: str) -> Any:
         return self.root / name

@@ -66,6 +66,12 @@ class SsmAutomationExecutionSensor(AwsBaseSensor[SsmAutomationHook]):
         self.deferrable = deferrable
         self.fail_on_failed_runbook = fail_on_failed_runbook
 
+    def _delay(self) -> int:
+        """The start task passes the poll interval the plan computed from the GetAutomationExecution quota."""
+        if isinstance(self.execution_id, dict) and self.execution_id.get("poll_seconds"):
+            return int(self.execution_id["poll_seconds"])
+        return self.waiter_delay
+
     def _id(self) -> str:
         return str(self.execution_id["execution_id"] if isinstance(self.execution_id, dict) else self.execution_id)
 
