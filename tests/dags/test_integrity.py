@@ -14,7 +14,6 @@ REPO = Path(__file__).resolve().parents[2]
 def dagbag() -> Any:
     import boto3
     import botocore.client
-
     from airflow.dag_processing.dagbag import DagBag
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
