@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -96,13 +96,12 @@ class RemediationItem:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RemediationItem:
-        return cls(
-            **{
-                **data,
-                "attributes": tuple(data.get("attributes", ())),
-                "parameters": {k: list(v) for k, v in data["parameters"].items()},
-            }
-        )
+        """From ``to_dict`` output; keys the pipeline adds (e.g. ``poll_seconds``) are ignored."""
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        values["attributes"] = tuple(data.get("attributes", ()))
+        values["parameters"] = {k: list(v) for k, v in data["parameters"].items()}
+        return cls(**values)
 
 
 @dataclass(frozen=True)
