@@ -192,7 +192,12 @@ def parse_environment(doc: Any, source: str) -> EnvironmentConfig:
         first = errors[0]
         where = "/".join(str(p) for p in first.absolute_path) or "(top level)"
         raise ConfigurationError(source, f"{where}: {first.message}")
-    tf = doc["terraform"]
+    tf = dict(doc["terraform"])
+    # Local stacks (the sandbox) point an environment at the plan the seed wrote, and switch schedules off.
+    override = os.environ.get(f"DRIFT_REPAIR_{doc['name'].upper()}_PLAN_JSON")
+    if override:
+        tf["plan_json"] = override
+    schedule = None if os.environ.get("DRIFT_REPAIR_DISABLE_SCHEDULES") else doc.get("schedule")
     cfg = doc.get("config", {})
     ev = doc.get("evidence", {})
     notes = doc.get("notifications", {})
@@ -211,7 +216,7 @@ def parse_environment(doc: Any, source: str) -> EnvironmentConfig:
         aws_conn_id=doc.get("aws_conn_id", "aws_default"),
         # DRIFT_REPAIR_ENDPOINT_URL points every environment at the sandbox (demo, tests).
         endpoint_url=os.environ.get("DRIFT_REPAIR_ENDPOINT_URL") or doc.get("endpoint_url"),
-        schedule=doc.get("schedule"),
+        schedule=schedule,
         owner=doc.get("owner", "platform"),
         description=doc.get("description", ""),
         tags=tuple(doc.get("tags", ())),
