@@ -134,6 +134,7 @@ def read_history(
     *,
     client: Any = None,
     endpoint_url: str | None = None,
+    region_name: str | None = None,
     aws_conn_id: str | None = None,
     deduplicate: bool = True,
 ) -> list[HistoryRecord]:
@@ -146,7 +147,7 @@ def read_history(
     if text.startswith("s3://"):
         loc = s3.parse_s3_url(text)
         if client is None:
-            client = s3.s3_client(aws_conn_id=aws_conn_id, endpoint_url=endpoint_url)
+            client = s3.s3_client(aws_conn_id=aws_conn_id, endpoint_url=endpoint_url, region_name=region_name)
         for key in sorted(s3.iter_keys(client, loc.bucket, loc.key)):
             if not key.endswith(".jsonl"):
                 continue
