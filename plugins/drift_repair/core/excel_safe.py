@@ -105,6 +105,8 @@ def display_width(value: Any) -> int:
     if isinstance(value, datetime):
         return 19
     text = value if isinstance(value, str) else str(value)
+    if text.isascii():  # the common case, and the hot path on a large estate
+        return max((len(line) for line in text.splitlines()), default=0)
     widest = 0
     for line in text.splitlines() or [""]:
         width = sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in line)
