@@ -22,14 +22,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from drift_repair.core.compare import summarise
 from drift_repair.core.excel_safe import display_width, safe_cell
@@ -42,6 +41,9 @@ from drift_repair.core.kpi import (
     month_of,
 )
 from drift_repair.core.models import DiffRow, ExpectedValue, RemediationRow, RemediationState, Verdict
+
+if TYPE_CHECKING:  # openpyxl does not export the streaming worksheet class
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 log = logging.getLogger(__name__)
 
@@ -494,7 +496,6 @@ def _line_chart(title: str, y_format: str | None = None, y_max: float | None = N
         chart.y_axis.scaling.max = y_max
     if y_format:
         chart.y_axis.number_format = y_format
-        chart.y_axis.majorGridlines = None
     return chart
 
 

@@ -289,6 +289,8 @@ def send_to_sns(message: Message, *, topic_arn: str, aws_conn_id: str | None, re
 
 
 def send_to_slack(message: Message, *, slack_conn_id: str) -> None:
+    """Post through a Slack Incoming Webhook connection (conn type ``slackwebhook``; the URL or token in
+    its password field)."""
     from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier  # noqa: PLC0415
 
     mask_connection_secrets(slack_conn_id)
