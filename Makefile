@@ -42,7 +42,8 @@ test: lint typecheck unit
 
 demo: $(STAMP)
 	$(PY) -m drift_repair detect --plan include/environments/dev/plan.json \
-		--snapshot include/environments/dev/config-snapshot.json --format table; \
+		--snapshot include/environments/dev/config-snapshot.json \
+		--compliance include/environments/dev/config-compliance.json --format table; \
 	rc=$$?; if [ $$rc -eq 2 ]; then echo "(exit 2: drift found, as expected in the example environment)"; exit 0; fi; exit $$rc
 
 bench: $(STAMP)

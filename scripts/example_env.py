@@ -150,7 +150,7 @@ def drifted_items(resources: list[pb.Res]) -> tuple[list[dict], list[dict]]:
                 {
                     "http_tokens": "optional",
                     "http_endpoint": "enabled",
-                    "http_put_response_hop_limit": 2,
+                    "http_put_response_hop_limit": 1,
                     "instance_metadata_tags": "disabled",
                 }
             ],

@@ -169,6 +169,7 @@ def db_instance(name: str, identifier: str, module: str = "", **overrides: Any) 
         "multi_az": True,
         "publicly_accessible": False,
         "deletion_protection": True,
+        "auto_minor_version_upgrade": False,
         "backup_retention_period": 7,
         "backup_window": "18:00-19:00",
         "username": "app",
@@ -189,6 +190,7 @@ def db_instance(name: str, identifier: str, module: str = "", **overrides: Any) 
         "multi_az",
         "publicly_accessible",
         "deletion_protection",
+        "auto_minor_version_upgrade",
         "backup_retention_period",
         "backup_window",
         "username",
@@ -207,6 +209,9 @@ def ec2_instance(name: str, seed: str, module: str = "", index: Any = None, **ov
         "ami": "ami-0abcdef1234567890",
         "instance_type": "t3.micro",
         "monitoring": True,
+        "key_name": "ops",
+        "ebs_optimized": True,
+        "source_dest_check": True,
         "metadata_options": [
             {
                 "http_tokens": "required",
@@ -226,7 +231,17 @@ def ec2_instance(name: str, seed: str, module: str = "", index: Any = None, **ov
         values,
         module,
         index,
-        ["ami", "instance_type", "monitoring", "metadata_options", "subnet_id", "vpc_security_group_ids", "tags"],
+        [
+            "ami",
+            "instance_type",
+            "monitoring",
+            "key_name",
+            "ebs_optimized",
+            "metadata_options",
+            "subnet_id",
+            "vpc_security_group_ids",
+            "tags",
+        ],
     )
 
 
@@ -418,6 +433,7 @@ def rds_item(res: Res, **drift: Any) -> dict[str, Any]:
         "storageEncrypted": v["storage_encrypted"],
         "dbiResourceId": v["resource_id"],
         "deletionProtection": v["deletion_protection"],
+        "autoMinorVersionUpgrade": v["auto_minor_version_upgrade"],
         "dBInstanceArn": v["arn"],
     }
     return _item("AWS::RDS::DBInstance", v["resource_id"], v["identifier"], v["arn"], configuration)
@@ -432,6 +448,9 @@ def ec2_item(res: Res, **drift: Any) -> dict[str, Any]:
         "instanceType": v["instance_type"],
         "state": {"code": 16, "name": "running"},
         "subnetId": v["subnet_id"],
+        "keyName": v["key_name"],
+        "ebsOptimized": v["ebs_optimized"],
+        "sourceDestCheck": v["source_dest_check"],
         "monitoring": {"state": "enabled" if v["monitoring"] else "disabled"},
         "metadataOptions": {
             "state": "applied",

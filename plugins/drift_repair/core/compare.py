@@ -185,16 +185,16 @@ def design_values(targets: Iterable[Target]) -> list[ExpectedValue]:
                     attribute=attribute.name,
                     value=value,
                     source=resource.source,
+                    resource_id=target.id_value if isinstance(target.id_value, str) else None,
                 )
             )
     return out
 
 
 def _normalise(name: str, value: Any, resource_id: str | None) -> Any:
-    fn = normalise.get(name)
-    if name == "sg_rules_config":
+    if name == "sg_rules_config":  # the only normaliser that needs to know whose rules these are ("self")
         return normalise.sg_rules_config(value, resource_id)
-    return fn(value)
+    return normalise.REGISTRY[name](value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +206,7 @@ class _Actual:
 
 def _actual(
     item: ConfigItem | None,
+    item_doc: Any,
     target: Target,
     attribute: AttributeMapping,
     compliance: Mapping[tuple[str, str], str] | None,
@@ -228,7 +229,7 @@ def _actual(
             return _Actual(None, f"Config rule {attribute.config_rule} reports {state}", known=False)
     if attribute.config_path is None:  # pragma: no cover - the schema requires path or compliance
         return _Actual(None, "mapping has no config path", known=False)
-    value = attribute.config_path.get(item.document())
+    value = attribute.config_path.get(item_doc)
     if value is MISSING or value is None or value == []:
         if attribute.has_config_default:
             return _Actual(attribute.config_default, "absent from the Config item; AWS default applies")
@@ -246,12 +247,55 @@ def _row(target: Target, resource_address: str, resource_type: str, **kwargs: An
     )
 
 
+def _judge(
+    target: Target,
+    attribute: AttributeMapping,
+    expected: Any,
+    item: ConfigItem | None,
+    item_doc: Any,
+    compliance: Mapping[tuple[str, str], str] | None,
+) -> tuple[Verdict, Any, Any, str]:
+    """(verdict, expected shown, actual shown, reason) for one designed attribute."""
+    if target.id_value is UNKNOWN_VALUE:
+        return Verdict.UNKNOWN, expected, None, "resource id known only after apply"
+    if target.id_value is None:
+        return Verdict.UNKNOWN, expected, None, "no resource id in Terraform"
+    marker = _contains_marker(expected)
+    if marker is SENSITIVE_VALUE:
+        return Verdict.UNKNOWN, SENSITIVE_VALUE, None, "sensitive in Terraform; not compared"
+    if marker is UNKNOWN_VALUE:
+        return Verdict.UNKNOWN, expected, None, "value known only after apply"
+    actual = _actual(item, item_doc, target, attribute, compliance)
+    if not actual.known:
+        return Verdict.UNKNOWN, expected, None, actual.reason
+    try:
+        left = _normalise(attribute.normalise_terraform, expected, target.id_value)
+        right = _normalise(attribute.normalise_config, actual.value, target.id_value)
+    except (normalise.NormaliseError, KeyError, TypeError) as exc:
+        return Verdict.UNKNOWN, expected, actual.value, f"cannot normalise: {exc}"
+    if left == right:
+        return Verdict.OK, left, right, actual.reason
+    reason = actual.reason
+    if isinstance(left, frozenset) and isinstance(right, frozenset):
+        reason = _set_difference(left, right)
+    return Verdict.NG, left, right, reason
+
+
+def _set_difference(expected: frozenset[Any], actual: frozenset[Any]) -> str:
+    parts = []
+    if actual - expected:
+        parts.append("in AWS only: " + ", ".join(sorted(map(str, actual - expected))))
+    if expected - actual:
+        parts.append("missing in AWS: " + ", ".join(sorted(map(str, expected - actual))))
+    return "; ".join(parts)
+
+
 def compare_target(
     target: Target,
     item: ConfigItem | None,
     compliance: Mapping[tuple[str, str], str] | None = None,
 ) -> list[DiffRow]:
-    rows: list[DiffRow] = []
+    """DiffRows for every designed attribute of one target (one row when Config says it was deleted)."""
     lead = target.resources[0]
     if item is not None and item.is_deleted:
         return [
@@ -266,91 +310,27 @@ def compare_target(
                 reason=f"AWS Config reports the resource deleted ({item.status})",
             )
         ]
+    rows: list[DiffRow] = []
+    item_doc = item.document() if item is not None else None
     for attribute in target.mapping.attributes:
         found = _expected(target, attribute)
         if found is None:
             continue  # not part of the design: Terraform does not set it
         expected, resource = found
         rule = target.mapping.rules.get(attribute.config_rule) if attribute.config_rule else None
-        runbook = rule.remediation.runbook if rule and rule.remediation else None
-        common = {"attribute": attribute.name, "config_rule": attribute.config_rule, "runbook": runbook}
-        marker = _contains_marker(expected)
-        if target.id_value is UNKNOWN_VALUE or target.id_value is None:
-            reason = "resource id known only after apply" if target.id_value is UNKNOWN_VALUE else "no resource id"
-            rows.append(
-                _row(
-                    target,
-                    resource.address,
-                    resource.type,
-                    expected=expected,
-                    actual=None,
-                    verdict=Verdict.UNKNOWN,
-                    reason=reason,
-                    **common,
-                )
-            )
-            continue
-        if marker is not None:
-            reason = (
-                "value known only after apply" if marker is UNKNOWN_VALUE else "sensitive in Terraform; not compared"
-            )
-            shown = marker if marker is SENSITIVE_VALUE else expected
-            rows.append(
-                _row(
-                    target,
-                    resource.address,
-                    resource.type,
-                    expected=shown,
-                    actual=None,
-                    verdict=Verdict.UNKNOWN,
-                    reason=reason,
-                    **common,
-                )
-            )
-            continue
-        actual = _actual(item, target, attribute, compliance)
-        if not actual.known:
-            rows.append(
-                _row(
-                    target,
-                    resource.address,
-                    resource.type,
-                    expected=expected,
-                    actual=None,
-                    verdict=Verdict.UNKNOWN,
-                    reason=actual.reason,
-                    **common,
-                )
-            )
-            continue
-        try:
-            left = _normalise(attribute.normalise_terraform, expected, target.id_value)
-            right = _normalise(attribute.normalise_config, actual.value, target.id_value)
-        except (normalise.NormaliseError, KeyError, TypeError) as exc:
-            rows.append(
-                _row(
-                    target,
-                    resource.address,
-                    resource.type,
-                    expected=expected,
-                    actual=actual.value,
-                    verdict=Verdict.UNKNOWN,
-                    reason=f"cannot normalise: {exc}",
-                    **common,
-                )
-            )
-            continue
-        verdict = Verdict.OK if left == right else Verdict.NG
+        verdict, shown_expected, shown_actual, reason = _judge(target, attribute, expected, item, item_doc, compliance)
         rows.append(
             _row(
                 target,
                 resource.address,
                 resource.type,
-                expected=left,
-                actual=right,
+                attribute=attribute.name,
+                expected=shown_expected,
+                actual=shown_actual,
                 verdict=verdict,
-                reason=actual.reason,
-                **common,
+                reason=reason,
+                config_rule=attribute.config_rule,
+                runbook=rule.remediation.runbook if rule and rule.remediation else None,
             )
         )
     return rows

@@ -124,7 +124,8 @@ class ExpectedValue:
     terraform_type: str
     attribute: str
     value: Any
-    source: str  # e.g. "plan:planned_values", "state"
+    source: str  # e.g. "plan:resource_changes.after", "state"
+    resource_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,8 @@ from jsonpath_ng import jsonpath
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
 from jsonpath_ng.ext.parser import parse as _parse
 
+from drift_repair.core.models import SENSITIVE_VALUE, UNKNOWN_VALUE
+
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>", "__bool__": lambda self: False})()
 
 _WILDCARD = object()
@@ -55,38 +57,60 @@ class Path:
             if not matches:
                 return MISSING
             return matches if self.has_wildcard or len(matches) > 1 else matches[0]
-        return _walk(document, self.steps, 0)
+        if self.has_wildcard:
+            return _walk(document, self.steps, 0)
+        return _walk_plain(document, self.steps)
 
     def __str__(self) -> str:
         return self.text
 
 
-def _walk(node: Any, steps: tuple[Any, ...], i: int) -> Any:
-    for pos in range(i, len(steps)):
-        step = steps[pos]
-        if step is _WILDCARD:
-            if isinstance(node, list):
-                items = node
-            elif isinstance(node, dict):
-                items = list(node.values())
-            else:
-                return MISSING
-            out = []
-            for item in items:
-                value = _walk(item, steps, pos + 1)
-                if value is not MISSING:
-                    out.append(value)
-            return out
-        if isinstance(step, str):
-            if not isinstance(node, dict):
+def _walk_wildcard(node: Any, steps: tuple[Any, ...], pos: int) -> Any:
+    if isinstance(node, list):
+        items = node
+    elif isinstance(node, dict):
+        items = list(node.values())
+    else:
+        return MISSING
+    values = (_walk(item, steps, pos + 1) for item in items)
+    return [v for v in values if v is not MISSING]
+
+
+def _walk_plain(node: Any, steps: tuple[Any, ...]) -> Any:
+    """Fields and indices only (the common case): one tight loop, no recursion."""
+    for step in steps:
+        if node.__class__ is dict:
+            if step.__class__ is not str:
                 return MISSING
             node = node.get(step, MISSING)
             if node is MISSING:
                 return MISSING
-        else:
-            if not isinstance(node, list) or not -len(node) <= step < len(node):
+        elif node.__class__ is list and step.__class__ is int:
+            if not -len(node) <= step < len(node):
                 return MISSING
             node = node[step]
+        elif node is UNKNOWN_VALUE or node is SENSITIVE_VALUE:
+            return node
+        else:
+            return MISSING
+    return node
+
+
+def _walk(node: Any, steps: tuple[Any, ...], i: int) -> Any:
+    for pos in range(i, len(steps)):
+        if node is UNKNOWN_VALUE or node is SENSITIVE_VALUE:
+            return node  # below an unknown (or sensitive) block everything is unknown (or sensitive) too
+        step = steps[pos]
+        if step is _WILDCARD:
+            return _walk_wildcard(node, steps, pos)
+        if isinstance(step, str):
+            node = node.get(step, MISSING) if isinstance(node, dict) else MISSING
+        elif isinstance(node, list) and -len(node) <= step < len(node):
+            node = node[step]
+        else:
+            return MISSING
+        if node is MISSING:
+            return MISSING
     return node
 
 

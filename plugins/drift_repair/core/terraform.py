@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from drift_repair.core.errors import InputError
-from drift_repair.core.jsonfile import loads_json, read_json
+from drift_repair.core.jsonfile import decode_text, loads_json, read_json
 from drift_repair.core.models import SENSITIVE_VALUE, UNKNOWN_VALUE
 
 SUPPORTED_FORMAT_MAJOR = "1"
@@ -281,15 +283,13 @@ def parse_document(doc: Any, source: str | Path = "<terraform json>") -> Terrafo
     is_plan = "planned_values" in doc or "resource_changes" in doc
     if is_plan:
         resources = _from_resource_changes(doc, src)
-        seen = {r.address for r in resources}
         planned = doc.get("planned_values")
-        if planned is not None:
+        if planned is not None and not doc.get("resource_changes"):
+            # A plan without change entries (hand-trimmed, or very old Terraform): designed values are
+            # in planned_values. Terraform 0.12+ lists every instance in resource_changes, no-ops included.
             _require(isinstance(planned, dict), src, "planned_values is not an object")
             root = planned.get("root_module", {})
-            # Resources the plan lists without a change entry (older Terraform) still carry designed values.
-            for r in _from_values_module(root, src, "planned_values.root_module", "plan:planned_values"):
-                if r.address not in seen:
-                    resources.append(r)
+            resources.extend(_from_values_module(root, src, "planned_values.root_module", "plan:planned_values"))
         if isinstance(doc.get("configuration"), Mapping):
             resources = _attach_configured(resources, _configured_keys(doc))
         kind = "plan"
@@ -311,9 +311,86 @@ def parse_document(doc: Any, source: str | Path = "<terraform json>") -> Terrafo
     return TerraformDocument(kind=kind, terraform_version=tf_version, resources=tuple(resources), source=src)
 
 
+class _NotRecognised(Exception):
+    pass
+
+
+class _FastChange(msgspec.Struct):
+    actions: Any = None
+    after: Any = None
+    after_unknown: Any = None
+    after_sensitive: Any = None
+
+
+class _FastChangeEntry(msgspec.Struct):
+    address: Any = None
+    module_address: Any = None
+    mode: Any = None
+    type: Any = None
+    name: Any = None
+    index: Any = None
+    deposed: Any = None
+    change: _FastChange | None = None
+
+
+class _FastDocument(msgspec.Struct):
+    """The parts of a plan/state compare needs. ``before``, ``prior_state`` and (normally) ``planned_values``
+    are redundant copies of the same resources: skipping them without building objects makes a large plan
+    parse several times faster and in a fraction of the memory."""
+
+    format_version: Any = None
+    terraform_version: Any = None
+    resource_changes: list[_FastChangeEntry] | None = None
+    planned_values: msgspec.Raw = msgspec.Raw()  # empty when absent
+    configuration: Any = None
+    values: Any = None
+
+
+def _without_none(struct: msgspec.Struct) -> dict[str, Any]:
+    out = {}
+    for name in struct.__struct_fields__:
+        value = getattr(struct, name)
+        if value is not None and not isinstance(value, msgspec.Raw):
+            out[name] = value
+    return out
+
+
+def _fast_parse(data: bytes) -> dict[str, Any]:
+    fast = msgspec.json.decode(data, type=_FastDocument)
+    if fast.resource_changes is None and fast.values is None and not len(fast.planned_values):
+        raise _NotRecognised  # let the careful path say what this document is not
+    doc = _without_none(fast)
+    if fast.resource_changes is not None:
+        changes = []
+        for entry in fast.resource_changes:
+            rc = _without_none(entry)
+            if entry.change is not None:
+                rc["change"] = _without_none(entry.change)
+            changes.append(rc)
+        doc["resource_changes"] = changes
+    if len(fast.planned_values):
+        # Only needed when resource_changes does not list the resources (see parse_document).
+        doc["planned_values"] = {} if fast.resource_changes else msgspec.json.decode(fast.planned_values)
+    return doc
+
+
 def load(path: str | Path) -> TerraformDocument:
-    """Read and parse a plan or state JSON file (UTF-8, or UTF-16/32 with a byte-order mark)."""
-    return parse_document(read_json(path), path)
+    """Read and parse a plan or state JSON file (UTF-8, or UTF-16/32 with a byte-order mark).
+
+    Well-formed documents take a fast path (msgspec, decoding only what compare uses); anything msgspec
+    refuses is read again by the careful path, whose messages name the file and the problem precisely.
+    """
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError:
+        return parse_document(read_json(p), p)  # read_json words the error
+    data = raw if raw[:1] == b"{" else decode_text(raw, p).encode("utf-8")
+    try:
+        doc = _fast_parse(data)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeError, _NotRecognised):
+        return parse_document(read_json(p), p)
+    return parse_document(doc, p)
 
 
 def loads(text: str, source: str = "<terraform json>") -> TerraformDocument:
