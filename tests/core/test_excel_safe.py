@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from drift_repair.core.excel_safe import MAX_CELL_CHARS, display_width, safe_cell
 from drift_repair.core.models import SENSITIVE_VALUE, UNKNOWN_VALUE
 

@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from drift_repair.cli import main
+from drift_repair.core.approvals import answer_from_hitl, decide
 from drift_repair.core.models import DiffRow, RemediationRow, RemediationState, Verdict
 from drift_repair.reports.evidence import (
     MANIFEST_NAME,
     WORKBOOK_NAME,
-    ApprovalRecord,
     EvidenceError,
     EvidenceExistsError,
     bundle_dir,
@@ -70,7 +71,7 @@ def make_bundle(evidence_dir: Path, run_id: str = RUN_ID, reconcile: dict[str, o
         pre_rows=PRE,
         post_rows=[r.to_dict() for r in POST],
         remediation_rows=[REMEDIATION],
-        approvals=[ApprovalRecord.from_hitl(HITL_XCOM, task_id="approve")],
+        approvals=[decide([answer_from_hitl(HITL_XCOM)], required=1)],
         step_executions=STEPS,
         reconcile=reconcile,
         workbook=workbook,
@@ -103,15 +104,17 @@ def test_bundle_holds_every_record_and_a_manifest_of_hashes(tmp_path: Path) -> N
     pre = json.loads((directory / "diff-pre.json").read_text())
     assert pre["summary"]["verdicts"] == {"OK": 1, "NG": 1, "UNKNOWN": 0}
     assert pre["rows"][0]["actual"] == "Disabled"
-    approval = json.loads((directory / "approvals.json").read_text())[0]
-    assert approval == {
-        "responder": "admin",
-        "responder_name": "Demo approver",
-        "responded_at": "2026-11-02T19:05:00+00:00",
-        "decision": "Approve",
-        "comment": "CAB-1234 approved",
-        "task_id": "approve",
-    }
+    (approval,) = json.loads((directory / "approvals.json").read_text())
+    assert approval["approved"] is True and approval["approvers"] == ["Demo approver"]
+    assert approval["answers"] == [
+        {
+            "responder_id": "admin",
+            "responder_name": "Demo approver",
+            "responded_at": "2026-11-02T19:05:00+00:00",
+            "choice": "Approve",
+            "comment": "CAB-1234 approved",
+        }
+    ]
     steps = json.loads((directory / "ssm-step-executions.json").read_text())
     assert steps["0b3f-exec"][0]["ExecutionEndTime"] == "2026-11-02T18:00:00+00:00"
     assert json.loads((directory / "remediations.json").read_text())[0]["automation_execution_id"] == "0b3f-exec"

@@ -8,6 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
+from openpyxl.chart import BarChart, LineChart
+from openpyxl.worksheet.worksheet import Worksheet
+
 from drift_repair.core import compare, config_items, environment, mappings, terraform
 from drift_repair.core.kpi import HistoryRecord, month_range, monthly_kpis
 from drift_repair.core.models import DiffRow, ExpectedValue, RemediationRow, RemediationState, Verdict
@@ -22,9 +26,6 @@ from drift_repair.reports.excel import (
     write_parameter_sheet,
     write_run_workbook,
 )
-from openpyxl import load_workbook
-from openpyxl.chart import BarChart, LineChart
-from openpyxl.worksheet.worksheet import Worksheet
 
 REPO = Path(__file__).resolve().parents[2]
 DEV = REPO / "include" / "environments" / "dev"
@@ -152,36 +153,41 @@ def test_sheet_names_in_japanese_and_english(estate: Estate, run_workbook: Path,
 
 def test_parameter_sheet_groups_design_values_by_resource(estate: Estate, run_workbook: Path) -> None:
     ws = load_workbook(run_workbook)["パラメーターシート"]
-    assert header(ws, 1) == ["リソースアドレス", "リソースタイプ", "属性", "期待値", "出典"]
+    assert header(ws, 1) == ["リソースアドレス", "リソースタイプ", "リソースID", "属性", "期待値", "出典"]
     assert ws.freeze_panes == "A2"
-    assert ws.auto_filter.ref == f"A1:E{ws.max_row}"
+    assert ws.auto_filter.ref == f"A1:F{ws.max_row}"
     # One heading row per resource, then its attributes one outline level down (collapsible).
     resources = {v.resource_address for v in estate.design}
     assert ws.max_row == 1 + len(resources) + len(estate.design)
-    heading = find_row(ws, 2, リソースアドレス="aws_db_instance.main", 属性="6 属性")
+    rds = sum(v.resource_address == "aws_db_instance.main" for v in estate.design)
+    heading = find_row(ws, 2, リソースアドレス="aws_db_instance.main", 属性=f"{rds} 属性")
     assert heading[0].font.b and ws.row_dimensions[heading[0].row].outlineLevel == 0
     retention = find_row(ws, 2, リソースアドレス="aws_db_instance.main", 属性="backup_retention_period")
-    assert retention[3].value == 7 and retention[3].data_type == "n"
+    assert retention[2].value == "db-60A03201B5C672FE1BCBC23BF4"  # the AWS id auditors look up
+    assert retention[4].value == 7 and retention[4].data_type == "n"
     assert ws.row_dimensions[retention[0].row].outlineLevel == 1
     assert ws.sheet_properties.outlinePr.summaryBelow is False
     # An explicitly empty designed value is visible as "" rather than a blank cell.
     kms_id = find_row(ws, 2, 属性="sse_kms_key_id")
-    assert kms_id[3].value == '""'
+    assert kms_id[4].value == '""'
 
 
 def test_column_widths_fit_the_content(run_workbook: Path) -> None:
     ws = load_workbook(run_workbook)["パラメーターシート"]
     # Long resource addresses: capped at 60; the source column fits 'plan:resource_changes.after' (27 + 2).
     assert ws.column_dimensions["A"].width == 60
-    assert ws.column_dimensions["E"].width == 29
+    assert ws.column_dimensions["F"].width == 29
 
 
 def test_diff_sheet_has_totals_on_top_verdict_colours_and_post_values(estate: Estate, run_workbook: Path) -> None:
     ws = load_workbook(run_workbook)["差分一覧"]
     assert [c.value for c in ws[2]][:5] == [None, "OK", "NG", "UNKNOWN", "合計"]
-    # Before: the example estate's 43 OK / 9 NG / 2 UNKNOWN plus the 7 injected NG rows; after: all NG fixed.
-    assert [c.value for c in ws[3]][:5] == ["修復前", 43, 16, 2, 61]
-    assert [c.value for c in ws[4]][:5] == ["修復後", 59, 0, 2, 61]
+    # Before: the example estate's verdicts (7 of the NG are the injected rows); after: every NG repaired.
+    ok, ng, unknown = (sum(r.verdict is v for r in estate.pre) for v in (Verdict.OK, Verdict.NG, Verdict.UNKNOWN))
+    assert ng >= 7 + 1 and unknown >= 1
+    total = len(estate.pre)
+    assert [c.value for c in ws[3]][:5] == ["修復前", ok, ng, unknown, total]
+    assert [c.value for c in ws[4]][:5] == ["修復後", ok + ng, 0, unknown, total]
     assert ws["B1"].value == "環境" and ws["C1"].value == "dev"
     assert header(ws, DIFF_HEADER_ROW) == [
         "リソース",
@@ -274,6 +280,7 @@ def test_parameter_sheet_alone_and_kpi_workbook(estate: Estate, tmp_path: Path) 
     assert header(wb["Parameter sheet"], 1) == [
         "Resource address",
         "Resource type",
+        "Resource ID",
         "Attribute",
         "Expected value",
         "Source",

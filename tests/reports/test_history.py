@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from drift_repair.core.errors import InputError
 from drift_repair.core.kpi import month_kpi
 from drift_repair.core.models import RemediationRow, RemediationState

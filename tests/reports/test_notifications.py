@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
+
 from drift_repair.core.kpi import MonthlyKpi
 from drift_repair.core.models import RemediationRow, RemediationState
 from drift_repair.reports.notifications import (

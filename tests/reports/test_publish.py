@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
+
 from drift_repair.core import compare, config_items, environment, mappings, terraform
 from drift_repair.core.models import RemediationRow, RemediationState, Verdict
 from drift_repair.reports.evidence import verify_bundle
 from drift_repair.reports.publish import publish_run_evidence
-from openpyxl import load_workbook
 
 REPO = Path(__file__).resolve().parents[2]
 DEV = REPO / "include" / "environments" / "dev"

@@ -18,8 +18,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from drift_repair.aws.clients import client_config
 
 log = logging.getLogger(__name__)
 
@@ -50,19 +51,14 @@ def s3_client(
 ) -> Any:
     """An S3 client: through the amazon provider's S3Hook when an Airflow connection id is given, else boto3.
 
-    The boto3 path needs no Airflow at all (the CLI on a laptop); standard retries absorb throttling.
+    The boto3 path needs no Airflow at all (the CLI on a laptop) and retries like every project client.
     """
     if aws_conn_id:
         # Lazy: the CLI works without Airflow configured; only this path needs the provider.
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # noqa: PLC0415
 
         return S3Hook(aws_conn_id=aws_conn_id, region_name=region_name).get_conn()
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint_url,
-        region_name=region_name,
-        config=Config(retries={"max_attempts": 5, "mode": "standard"}),
-    )
+    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region_name, config=client_config())
 
 
 def _error_code(exc: ClientError) -> str:

@@ -5,7 +5,7 @@ Layout (local ``<evidence_dir>/<environment>/<run>/`` and ``s3://<bucket>/<envir
     diff-pre.json              DiffRows before repair, with the verdict summary
     diff-post.json             DiffRows of the re-compare after repair
     remediations.json          RemediationRows (state, runbook, execution id, approver, times, error)
-    approvals.json             approval decisions (responder, time, decision, comment)
+    approvals.json             approval gate records (decision, and per answer: responder, time, choice, comment)
     ssm-step-executions.json   SSM Automation step executions per execution id
     reconcile.json             the Terraform reconcile result
     drift-report.xlsx          the run workbook
@@ -37,9 +37,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from drift_repair.aws import s3
+from drift_repair.core.approvals import ApprovalRecord
 from drift_repair.core.compare import summarise
 from drift_repair.core.errors import DriftRepairError
 from drift_repair.core.models import DiffRow, RemediationRow, display_value
+from drift_repair.core.reconcile import ReconcileResult
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,8 @@ def bundle_dir(evidence_dir: str | Path, environment: str, run_id: str) -> Path:
 
 
 def _default(value: Any) -> Any:
+    if callable(getattr(value, "to_dict", None)):  # the project's models
+        return value.to_dict()
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
     if isinstance(value, date):
@@ -112,39 +116,6 @@ def sha256_file(path: Path) -> str:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class ApprovalRecord:
-    """One human decision about a run: who, when, what, why."""
-
-    responder: str
-    responded_at: datetime | str
-    decision: str
-    comment: str | None = None
-    responder_name: str | None = None
-    task_id: str | None = None
-
-    @classmethod
-    def from_hitl(cls, payload: Mapping[str, Any], *, task_id: str | None = None) -> ApprovalRecord:
-        """From what Airflow's ApprovalOperator / HITLOperator returns in XCom.
-
-        (``chosen_options``, ``params_input``, ``responded_by_user`` ``{id, name}``, ``responded_at``; the
-        comment is the ``comment`` parameter when the approval form has one.)
-        """
-        user = payload.get("responded_by_user") or {}
-        params = payload.get("params_input") or {}
-        comment = params.get("comment")
-        if isinstance(comment, Mapping):  # serialised Param
-            comment = comment.get("value")
-        return cls(
-            responder=str(user.get("id") or "unknown"),
-            responder_name=user.get("name"),
-            responded_at=payload.get("responded_at") or "",
-            decision=",".join(payload.get("chosen_options") or ()) or "unknown",
-            comment=comment,
-            task_id=task_id,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,13 +186,14 @@ def write_bundle(
     remediation_rows: Iterable[RemediationRow | Mapping[str, Any]] = (),
     approvals: Iterable[ApprovalRecord | Mapping[str, Any]] = (),
     step_executions: Any = (),
-    reconcile: Mapping[str, Any] | None = None,
+    reconcile: ReconcileResult | Mapping[str, Any] | None = None,
     workbook: str | Path | None = None,
     created_at: datetime | None = None,
 ) -> BundleManifest:
     """Write the bundle of one run under ``<evidence_dir>/<environment>/<run>/`` and return its manifest.
 
-    Accepts model objects or their ``to_dict`` forms (what comes out of XCom). Raises
+    Accepts model objects (DiffRow, RemediationRow, the approval gate's ApprovalRecord, ReconcileResult) or
+    their ``to_dict`` forms (what comes out of XCom). Raises
     :class:`EvidenceExistsError` if that run already has a bundle: evidence is written once.
     """
     final = bundle_dir(evidence_dir, environment, run_id)
@@ -233,7 +205,7 @@ def write_bundle(
         FILE_NAMES["pre"]: _diff_document("pre", pre_rows, environment, run_id),
         FILE_NAMES["post"]: _diff_document("post", post_rows, environment, run_id),
         FILE_NAMES["remediations"]: _remediation_document(remediation_rows),
-        FILE_NAMES["approvals"]: [a if isinstance(a, Mapping) else asdict(a) for a in approvals],
+        FILE_NAMES["approvals"]: [a if isinstance(a, Mapping) else a.to_dict() for a in approvals],
         FILE_NAMES["steps"]: step_executions,
         FILE_NAMES["reconcile"]: reconcile,
     }

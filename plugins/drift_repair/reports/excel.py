@@ -2,7 +2,8 @@
 
 Sheets (Japanese names, as these teams expect them; ``language="en"`` gives English names and headers):
 
-* パラメーターシート / Parameter sheet — the design values from Terraform, one row per resource attribute,
+* パラメーターシート / Parameter sheet — the design values from Terraform, one row per resource attribute
+  (address, type, AWS resource id, attribute, value, source),
   grouped by resource (a bold heading row per resource, its attributes as a collapsible outline group).
 * 差分一覧 / Differences — before / after verdicts per attribute, totals at the top, verdict cells filled
   NG red, OK green, UNKNOWN yellow.
@@ -70,7 +71,7 @@ TEXT: dict[str, dict[str, Any]] = {
         "history": "修復履歴",
         "kpi": "drift_kpi",
         "kpi_records": "KPI明細",
-        "params_headers": ["リソースアドレス", "リソースタイプ", "属性", "期待値", "出典"],
+        "params_headers": ["リソースアドレス", "リソースタイプ", "リソースID", "属性", "期待値", "出典"],
         "attributes": "{n} 属性",
         "diff_headers": ["リソース", "属性", "期待値", "現状値", "判定", "修復後の値", "修復後判定", "理由"],
         "diff_title": "差分一覧",
@@ -137,7 +138,7 @@ TEXT: dict[str, dict[str, Any]] = {
         "history": "Remediation history",
         "kpi": "drift_kpi",
         "kpi_records": "KPI records",
-        "params_headers": ["Resource address", "Resource type", "Attribute", "Expected value", "Source"],
+        "params_headers": ["Resource address", "Resource type", "Resource ID", "Attribute", "Expected value", "Source"],
         "attributes": "{n} attributes",
         "diff_headers": [
             "Resource",
@@ -350,10 +351,12 @@ def _parameter_table(design_values: Iterable[ExpectedValue], t: Mapping[str, Any
     group = Style(fill=GROUP_FILL, bold=True)
     for address in sorted(by_resource):
         values = by_resource[address]
-        heading = [address, values[0].terraform_type, t["attributes"].format(n=len(values)), None, None]
-        rows.append((heading, [group] * 5, 0))
+        first = values[0]
+        heading = [address, first.terraform_type, first.resource_id, t["attributes"].format(n=len(values)), None, None]
+        rows.append((heading, [group] * 6, 0))
         for v in values:
-            rows.append(([v.resource_address, v.terraform_type, v.attribute, _shown(v.value), v.source], [], 1))
+            detail = [v.resource_address, v.terraform_type, v.resource_id, v.attribute, _shown(v.value), v.source]
+            rows.append((detail, [], 1))
     return _Table(header_row=1, headers=list(t["params_headers"]), rows=rows)
 
 

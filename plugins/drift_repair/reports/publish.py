@@ -25,10 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from drift_repair.aws import s3
+from drift_repair.core.approvals import ApprovalRecord
 from drift_repair.core.compare import summarise
 from drift_repair.core.environment import EnvironmentConfig
 from drift_repair.core.kpi import HistoryRecord, month_of, month_range, monthly_kpis
 from drift_repair.core.models import DiffRow, ExpectedValue, RemediationRow
+from drift_repair.core.reconcile import ReconcileResult
 from drift_repair.reports import evidence, excel, history, notifications
 
 log = logging.getLogger(__name__)
@@ -70,9 +72,9 @@ def publish_run_evidence(
     pre_rows: Sequence[DiffRow | Mapping[str, Any]],
     post_rows: Sequence[DiffRow | Mapping[str, Any]] = (),
     remediation_rows: Sequence[RemediationRow | Mapping[str, Any]] = (),
-    approvals: Iterable[evidence.ApprovalRecord | Mapping[str, Any]] = (),
+    approvals: Iterable[ApprovalRecord | Mapping[str, Any]] = (),
     step_executions: Any = (),
-    reconcile: Mapping[str, Any] | None = None,
+    reconcile: ReconcileResult | Mapping[str, Any] | None = None,
     escalated: Iterable[str] = (),
     client: Any = None,
     now: datetime | None = None,
