@@ -12,6 +12,7 @@ import pytest
 from drift_repair.cli import main
 from drift_repair.core.approvals import answer_from_hitl, decide
 from drift_repair.core.models import DiffRow, RemediationRow, RemediationState, Verdict
+from drift_repair.core.reconcile import ReconcileResult
 from drift_repair.reports.evidence import (
     MANIFEST_NAME,
     WORKBOOK_NAME,
@@ -59,10 +60,10 @@ HITL_XCOM = {
     "responded_at": datetime(2026, 11, 2, 19, 5, tzinfo=UTC),
 }
 STEPS = {"0b3f-exec": [{"StepName": "EnableVersioning", "StepStatus": "Success", "ExecutionEndTime": AT}]}
-RECONCILE = {"engine": "native", "exit_code": 0, "drift": []}
+RECONCILE = ReconcileResult(mode="native", exit_code=0)
 
 
-def make_bundle(evidence_dir: Path, run_id: str = RUN_ID, reconcile: dict[str, object] = RECONCILE) -> Path:
+def make_bundle(evidence_dir: Path, run_id: str = RUN_ID, reconcile: ReconcileResult = RECONCILE) -> Path:
     workbook = write_run_workbook(evidence_dir.parent / f"wb-{uuid.uuid4().hex}.xlsx", design_values=[], pre_rows=PRE)
     manifest = write_bundle(
         evidence_dir,
@@ -118,6 +119,8 @@ def test_bundle_holds_every_record_and_a_manifest_of_hashes(tmp_path: Path) -> N
     steps = json.loads((directory / "ssm-step-executions.json").read_text())
     assert steps["0b3f-exec"][0]["ExecutionEndTime"] == "2026-11-02T18:00:00+00:00"
     assert json.loads((directory / "remediations.json").read_text())[0]["automation_execution_id"] == "0b3f-exec"
+    reconcile = json.loads((directory / "reconcile.json").read_text())
+    assert (reconcile["mode"], reconcile["exit_code"], reconcile["clean"]) == ("native", 0, True)
 
 
 def test_a_run_has_one_bundle_only(tmp_path: Path) -> None:
@@ -236,7 +239,9 @@ def test_repeating_an_upload_is_harmless_but_other_content_is_refused(sandbox, b
     first = upload_bundle(directory, bucket, client=s3)
     again = upload_bundle(directory, bucket, client=s3)  # a retried report task
     assert again.created == () and set(again.already_present) == set(first.created)
-    other = make_bundle(tmp_path / "b", reconcile={"engine": "native", "exit_code": 2})  # same run, other content
+    other = make_bundle(
+        tmp_path / "b", reconcile=ReconcileResult(mode="native", exit_code=2, drifted=["aws_kms_key.data"])
+    )  # same run, other content
     with pytest.raises(EvidenceExistsError):
         upload_bundle(other, bucket, client=s3)
     assert verify_bundle(first.url, client=s3).ok
