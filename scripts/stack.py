@@ -77,6 +77,7 @@ class Stack:
             "AWS_EC2_METADATA_DISABLED": "true",
             "DRIFT_REPAIR_ENDPOINT_URL": self.sandbox_url,
             "DRIFT_REPAIR_VAR_DIR": str(self.home / "var"),
+            "DRIFT_REPAIR_EVIDENCE_DIR": str(self.home / "evidence"),
             "DRIFT_REPAIR_DISABLE_SCHEDULES": "1",
             "AIRFLOW_HOME": str(airflow_home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),

@@ -37,6 +37,7 @@ _SCRATCH = Path(tempfile.mkdtemp(prefix="drift-repair-tests-"))
 os.environ.setdefault("AIRFLOW_HOME", str(_SCRATCH / "airflow"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("DRIFT_REPAIR_VAR_DIR", str(_SCRATCH / "var"))
+os.environ.setdefault("DRIFT_REPAIR_EVIDENCE_DIR", str(_SCRATCH / "evidence"))
 os.environ.setdefault("TF_CLI_CONFIG_FILE", str(_SCRATCH / "terraformrc"))
 (_SCRATCH / "terraformrc").write_text("")
 

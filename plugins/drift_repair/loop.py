@@ -7,11 +7,9 @@ The DAG factory only wires these together. Decisions are delegated to drift_repa
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from drift_repair.core import approvals as approvals_core
@@ -19,10 +17,17 @@ from drift_repair.core import compare
 from drift_repair.core.environment import EnvironmentConfig, load_environment
 from drift_repair.core.loop_guard import GuardSettings, LoopGuard
 from drift_repair.core.mappings import load_mappings
-from drift_repair.core.models import DiffRow, RemediationRow, RemediationState, Verdict, display_value
+from drift_repair.core.models import (
+    DiffRow,
+    ExpectedValue,
+    RemediationRow,
+    RemediationState,
+    Verdict,
+    display_value,
+)
 from drift_repair.core.reconcile import ReconcileResult, native_result
 from drift_repair.core.remediation import EXIT_APPROVAL_TIMEOUT, RemediationItem, plan_remediations
-from drift_repair.runstore import RunStore, var_dir
+from drift_repair.runstore import RunStore
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +52,25 @@ def expected_source(env: EnvironmentConfig, state: bool = False) -> str:
     return resolved
 
 
-def history_path(env_name: str) -> Path:
-    return var_dir() / "history" / f"{env_name}.jsonl"
+def remediation_history(env: EnvironmentConfig) -> list[dict[str, Any]]:
+    """Earlier remediations of this environment (the KPI history) in the shape the loop guard reads."""
+    from drift_repair.reports.publish import past_history  # noqa: PLC0415
 
+    client = None
+    if env.evidence_bucket:
+        from drift_repair.aws import s3  # noqa: PLC0415
 
-def read_history(env_name: str) -> list[dict[str, Any]]:
-    path = history_path(env_name)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        client = s3.s3_client(aws_conn_id=env.aws_conn_id, region_name=env.region)
+    return [
+        {
+            "resource_id": r.item_key.split("|", 1)[0],
+            "config_rule_name": r.config_rule_name,
+            "state": r.state.value,
+            "started_at": r.started_at,
+            "dag_run_id": r.dag_run_id,
+        }
+        for r in past_history(env, client=client)
+    ]
 
 
 def _jsonable(value: Any) -> Any:
@@ -203,7 +218,7 @@ def plan(
     rule_names = {r.config_rule for r in rows if r.verdict is Verdict.NG and r.config_rule}
     configurations = _config_hook(env).describe_remediation_configurations(rule_names) if rule_names else {}
     log.info("Remediation configurations found for %s of %s rules", len(configurations), len(rule_names))
-    guard = LoopGuard(read_history(env.name), GuardSettings(**vars_of(env.loop_guard)), datetime.now(UTC), run_id)
+    guard = LoopGuard(remediation_history(env), GuardSettings(**vars_of(env.loop_guard)), datetime.now(UTC), run_id)
     limit = (
         env.quotas.max_remediations if max_remediations is None else min(max_remediations, env.quotas.max_remediations)
     )
@@ -469,23 +484,51 @@ def _count(rows: Sequence[DiffRow]) -> dict[str, int]:
 
 
 def report(env_name: str, dag_id: str, context: Mapping[str, Any]) -> dict[str, Any]:
-    """Write the run's evidence and append the remediation history; return the run summary."""
-    from drift_repair.evidence_writer import write_run_evidence  # noqa: PLC0415
+    """Write the run's evidence (workbook, hashed bundle, upload), the KPI history and the summary."""
+    from drift_repair.reports.publish import publish_run_evidence  # noqa: PLC0415
 
     ti = context["ti"]
     run_id = context["run_id"]
     env = load_environment(env_name)
     store = RunStore(env.name, run_id, env.aws_conn_id)
     final = ti.xcom_pull(task_ids="recompare") or {}
-    evidence = write_run_evidence(env, dag_id, run_id, store, dict(context.get("params") or {}))
+    pre_rows = store.read_json("pre_rows.json", [])
+    post_rows = store.read_json("post_rows.json", [])
     rows = [RemediationRow.from_dict(r) for r in store.read_json("remediations.json", [])]
+    manual = store.read_json("manual.json", [])
+    design = [
+        ExpectedValue(
+            resource_address=d["resource_address"],
+            terraform_type=d["terraform_type"],
+            attribute=d["attribute"],
+            value=d["value"],
+            source=d["source"],
+            resource_id=d.get("resource_id"),
+        )
+        for d in store.read_json("design.json", [])
+    ]
+    approval = store.read_json("approval.json")
+    outcomes = store.read_json("outcomes.json", [])
+    published = publish_run_evidence(
+        env,
+        dag_id=dag_id,
+        run_id=run_id,
+        design_values=design,
+        pre_rows=pre_rows,
+        post_rows=post_rows,
+        remediation_rows=rows,
+        approvals=[approval] if approval else [],
+        step_executions={o["execution_id"]: o.get("steps", []) for o in outcomes},
+        reconcile=store.read_json("reconcile.json"),
+        escalated=[f"{m['resource_id']}|{m['config_rule']}" for m in manual if "loop guard" in m["reason"]],
+    ).to_dict()
     summary = {
         "environment": env.name,
         "run_id": run_id,
-        "ng_before": final.get(
-            "ng_before", _count([DiffRow.from_dict(d) for d in store.read_json("pre_rows.json", [])])["NG"]
+        "ng_before": _count([DiffRow.from_dict(d) for d in pre_rows])["NG"],
+        "ng_after": final.get(
+            "ng_after", _count([DiffRow.from_dict(d) for d in post_rows])["NG"] if post_rows else None
         ),
-        "ng_after": final.get("ng_after"),
         "remediations": [
             {
                 "resource": r.resource_address,
@@ -496,11 +539,16 @@ def report(env_name: str, dag_id: str, context: Mapping[str, Any]) -> dict[str, 
             }
             for r in rows
         ],
-        "manual": store.read_json("manual.json", []),
-        "evidence": evidence,
+        "manual": manual,
+        "evidence": {
+            "local_dir": published["bundle_dir"],
+            "s3_url": published["s3_url"],
+            "files": published["files"],
+            "kpi": published["kpi"],
+        },
     }
     log.info("NG before %s -> NG after %s", summary["ng_before"], summary["ng_after"])
     for r in summary["remediations"]:
-        log.info("  %-10s %s (%s)", r["state"], r["resource"], r["runbook"])
-    log.info("Evidence: %s", evidence)
+        log.info("  %-10s %s (%s) exit %s", r["state"], r["resource"], r["runbook"], r["exit_code"])
+    log.info("Evidence: %s %s", published["bundle_dir"], published["s3_url"] or "")
     return summary

@@ -179,6 +179,6 @@ def test_records_round_trip_through_json_and_come_from_remediation_rows() -> Non
         exit_code=0,
     )
     record = HistoryRecord.from_remediation(row, environment="dev", dag_run_id=A, recorded_at=at(2, 21))
-    assert record.item_key == "aws_db_instance.main|DriftRepair-RDS-EnableBackupRetention"
+    assert record.item_key == "db-1|db-instance-backup-enabled"
     assert record.detected_at == at(2, 18)
     assert HistoryRecord.from_dict(record.to_dict()) == record

@@ -230,7 +230,7 @@ def parse_environment(doc: Any, source: str) -> EnvironmentConfig:
         ),
         quotas=Quotas(**doc.get("quotas", {})),
         loop_guard=LoopGuardSettings(**doc.get("loop_guard", {})),
-        evidence_dir=ev.get("local_dir", "var/evidence"),
+        evidence_dir=os.environ.get("DRIFT_REPAIR_EVIDENCE_DIR") or ev.get("local_dir", "var/evidence"),
         evidence_bucket=ev.get("s3_bucket"),
         report_language=ev.get("language", "ja"),
         sns_topic_arn=notes.get("sns_topic_arn"),

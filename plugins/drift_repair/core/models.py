@@ -205,8 +205,9 @@ class RemediationRow:
 
     @property
     def item_key(self) -> str:
-        """Stable identity of the item inside one run: the resource and the runbook that repairs it."""
-        return f"{self.resource_address}|{self.runbook_name or '-'}"
+        """Identity of the item inside one run: the AWS resource and the Config rule it broke (the same key
+        the remediation plan uses, so plan, evidence, KPI history and the loop guard agree)."""
+        return f"{self.resource_id}|{self.config_rule_name or '-'}"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

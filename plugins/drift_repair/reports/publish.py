@@ -53,8 +53,11 @@ class PublishResult:
         return asdict(self)
 
 
-def _past_history(env: EnvironmentConfig, local: Path, client: Any) -> list[HistoryRecord]:
-    """What is already recorded: the S3 history when there is a bucket (shared by all workers), else local."""
+def past_history(env: EnvironmentConfig, local: Path | None = None, client: Any = None) -> list[HistoryRecord]:
+    """What is already recorded: the S3 history when there is a bucket (shared by all workers), else local.
+    Raw (not deduplicated): the KPI math and the loop guard each apply their own rules."""
+    if local is None:
+        local = history.history_path(Path(str(env.resolve(env.evidence_dir))))
     if env.evidence_bucket and client is not None:
         prefix = f"s3://{env.evidence_bucket}/{history.HISTORY_PREFIX}/{evidence.run_segment(env.name)}/"
         return history.read_history(prefix, client=client, deduplicate=False)
@@ -98,7 +101,7 @@ def publish_run_evidence(
     )
     window = month_range(month_of(now, tz), TREND_MONTHS)
     kpis = monthly_kpis(
-        [*_past_history(env, local_history, client), *records], months=window, tz=tz, environment=env.name
+        [*past_history(env, local_history, client), *records], months=window, tz=tz, environment=env.name
     )
 
     reused = False
