@@ -23,6 +23,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param, TriggerRule, task
 
 from drift_repair.core.environment import EnvironmentConfig, load_environment
+from drift_repair.notifiers import ApprovalRequestNotifier
 from drift_repair.operators.ssm import SsmStartAutomationExecutionOperator
 from drift_repair.sensors.ssm import SsmAutomationExecutionSensor
 
@@ -156,6 +157,7 @@ def _approvals(env: EnvironmentConfig) -> list[ApprovalOperator]:
             assigned_users=[dict(u) for u in env.approval.assigned_users] or None,
             response_timeout=timedelta(minutes=env.approval.timeout_minutes),
             params={"comment": Param("", type="string", description="Why (kept in the evidence)")},
+            notifiers=[ApprovalRequestNotifier(env.name)],
             retries=0,
         )
         for i in range(required)
