@@ -13,11 +13,12 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_DEFAULT_REGION ?= ap-northeast-1
 
-.PHONY: help venv test lint typecheck unit demo bench clean
+.PHONY: help venv test lint typecheck unit demo up down bench clean
 
 help:
 	@echo "make demo   - run the closed loop offline against the sandbox (sets everything up)"
 	@echo "make test   - lint, type-check and run every test"
+	@echo "make up     - sandbox + Airflow for the browser (make down stops them)"
 	@echo "make bench  - benchmarks; results in bench/results/"
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
@@ -45,6 +46,12 @@ demo: $(STAMP)
 		--snapshot include/environments/dev/config-snapshot.json \
 		--compliance include/environments/dev/config-compliance.json --format table; \
 	rc=$$?; if [ $$rc -eq 2 ]; then echo "(exit 2: drift found, as expected in the example environment)"; exit 0; fi; exit $$rc
+
+up: $(STAMP)
+	$(PY) scripts/stack.py up
+
+down: $(STAMP)
+	$(PY) scripts/stack.py down
 
 bench: $(STAMP)
 	$(PY) bench/detect.py --resources 50000 --out bench/results/detect.json
