@@ -453,4 +453,3 @@ DEFAULT_TIMEOUTS: dict[str, int] = {
     "aws:waitForAwsResourceProperty": 3600,
     "aws:executeScript": SCRIPT_MAX_SECONDS,
 }
-

@@ -96,7 +96,11 @@ class AwsApiCaller:
         try:
             response = getattr(client, method_name)(**args)
         except ClientError as exc:
-            raise ApiCallError(str(exc), exc.response.get("Error", {}).get("Code")) from None
+            error = exc.response.get("Error", {})
+            code, message = error.get("Code", "Unknown"), error.get("Message", "")
+            # boto3's text without the retry note botocore appends ("reached max retries: 0").
+            text = f"An error occurred ({code}) when calling the {operation.name} operation: {message}"
+            raise ApiCallError(text, code) from None
         except ParamValidationError as exc:
             raise ApiCallError(str(exc).replace("\n", " "), "ValidationException") from None
         except BotoCoreError as exc:

@@ -19,8 +19,15 @@ from typing import Any
 
 
 def _error_text(exc: BaseException, script_path: str) -> str:
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == script_path]
-    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
+    # Only the customer's frames, without Python 3.11's column markers (AWS's runtimes show none).
+    frames = traceback.StackSummary.from_list(
+        [
+            traceback.FrameSummary(f.filename, f.lineno, f.name, line=f.line)
+            for f in traceback.extract_tb(exc.__traceback__)
+            if f.filename == script_path
+        ]
+    )
+    lines = ["Traceback (most recent call last):\n", *frames.format()]
     return "".join(lines) + f"\n{type(exc).__name__} - {exc}"
 
 

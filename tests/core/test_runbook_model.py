@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from drift_repair.core.errors import InputError
 from drift_repair.core.runbook import (
     ParameterSpec,
