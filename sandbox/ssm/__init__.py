@@ -11,6 +11,7 @@ moto implements SSM documents but none of Automation's execution API. ``install(
                       DescribeAutomationStepExecutions, SendAutomationSignal, StopAutomationExecution
     documents.py      AWS-owned documents (aws_documents/*.yaml) in every moto SSM backend, Owner Amazon
     clock.py          time, with a scale so tests can shorten sleeps and timeouts
+    moto_compat.py    unique RDS DbiResourceIds (the AWS-owned RDS runbooks look instances up by it)
 
 The runbook model itself (parsing, references, parameter and output rules) is the project's pure core,
 ``drift_repair.core.runbook`` and ``drift_repair.core.runbook_eval``, shared with ``runbook lint``.
@@ -25,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.server import SandboxApp
-from sandbox.ssm import api, documents
+from sandbox.ssm import api, documents, moto_compat
 from sandbox.ssm.engine import AutomationEngine
 
 __all__ = ["AutomationEngine", "install"]
@@ -33,6 +34,7 @@ __all__ = ["AutomationEngine", "install"]
 
 def install(app: SandboxApp) -> None:
     documents.install_amazon_documents()
+    moto_compat.unique_dbi_resource_ids()
     engine = AutomationEngine(endpoint=lambda: app.self_url)
     api.register(app, engine)
     app.services["ssm_automation"] = engine
