@@ -73,7 +73,11 @@ class StepFailed(Exception):
 
 
 class StepTimedOut(Exception):
-    """The step ran past its timeout."""
+    """The step ran past its timeout; ``detail`` says what it was still waiting for, if known."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 class StepCancelled(Exception):
@@ -87,7 +91,6 @@ class ActionResult:
     result: Any = None
     outputs: dict[str, Any] = field(default_factory=dict)
     next_step: str | None = None
-    response: str | None = None
 
 
 class StepContext:
@@ -210,8 +213,10 @@ def wait_for_aws_resource_property(ctx: StepContext) -> ActionResult:
         ok, message = _matches(selector, response, desired)
         if ok:
             return ActionResult()
-        ctx.record.response = message  # the last answer, shown if the step times out
-        ctx.wait(WAIT_POLL_SECONDS)
+        try:
+            ctx.wait(WAIT_POLL_SECONDS)
+        except StepTimedOut:
+            raise StepTimedOut(f"Last check: {message}") from None
 
 
 def _matches(selector: str, response: Any, desired: Any) -> tuple[bool, str]:

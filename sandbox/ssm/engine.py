@@ -460,11 +460,13 @@ class AutomationEngine:
             return self._failed(execution, record, StepFailed(f"Unable to resolve input {exc}"))
         except StepFailed as exc:
             return self._failed(execution, record, exc)
-        except StepTimedOut:
+        except StepTimedOut as exc:
             message = (
                 f"Step timed out while step is {EXECUTE_STAGE}. The step did not complete within its timeout of "
                 f"{timeout} seconds."
             )
+            if exc.detail:
+                message += f" {exc.detail}"
             with execution.cond:
                 record.failure_details = {"FailureStage": "Execution", "FailureType": "Timeout"}
             return _Outcome(TIMED_OUT, message)
@@ -477,20 +479,12 @@ class AutomationEngine:
             for name, value in outputs.items():
                 execution.output_values[(step.name, name)] = value
             record.outputs = {name: display_values(value) for name, value in outputs.items()}
-            if result.response is not None:
-                record.response = result.response
-            if step.action == "aws:branch" and result.next_step:
-                record.outputs["NextStep"] = [result.next_step]
         decided = step.action == "aws:branch" and bool(result.next_step)
         return _Outcome(SUCCESS, next_step=result.next_step, decided=decided)
 
     def _failed(self, execution: Execution, record: StepRecord, exc: StepFailed) -> _Outcome:
         with execution.cond:
-            record.failure_details = {
-                "FailureStage": "Execution",
-                "FailureType": exc.failure_type,
-                "Details": {"StepName": [record.step.name]},
-            }
+            record.failure_details = {"FailureStage": "Execution", "FailureType": exc.failure_type}
             if exc.outputs:
                 record.outputs = {name: display_values(value) for name, value in exc.outputs.items()}
                 for name, value in exc.outputs.items():

@@ -44,8 +44,6 @@ class StepRecord:
     outputs: dict[str, list[str]] = field(default_factory=dict)
     failure_message: str | None = None
     failure_details: dict[str, Any] | None = None
-    response: str | None = None
-    valid_next_steps: list[str] = field(default_factory=list)
     attempts: int = 0
 
     def to_api(self) -> dict[str, Any]:
@@ -65,8 +63,6 @@ class StepRecord:
             out["TimeoutSeconds"] = step.timeout_seconds
         if step.next_step:
             out["NextStep"] = step.next_step
-        if self.valid_next_steps:
-            out["ValidNextSteps"] = list(self.valid_next_steps)
         if self.start is not None:
             out["ExecutionStartTime"] = self.start
         if self.end is not None:
@@ -77,8 +73,6 @@ class StepRecord:
             out["FailureMessage"] = self.failure_message
         if self.failure_details:
             out["FailureDetails"] = json.loads(json.dumps(self.failure_details))
-        if self.response is not None:
-            out["Response"] = self.response
         return out
 
 

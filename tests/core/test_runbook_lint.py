@@ -202,6 +202,7 @@ BAD_CASES: list[tuple[str, Callable[[dict[str, Any]], None], str | None, str]] =
     ("unknown-nextStep", _set("Fix.nextStep", "Nowhere"), "Fix", "unknown step 'Nowhere' (nextStep)"),
     ("unknown-onFailure", _set("Fix.onFailure", "step:Nowhere"), "Fix", "unknown step 'Nowhere' (onFailure)"),
     ("unknown-onCancel", _set("Fix.onCancel", "step:Nowhere"), "Fix", "unknown step 'Nowhere' (onCancel)"),
+    ("onCancel-to-approve", _set("Fix.onCancel", "step:Approve"), "Fix", "onCancel cannot go to Approve"),
     ("unknown-branch-target", _edit_inputs("Choose", Default="Nowhere"), "Choose", "unknown step 'Nowhere' (branch)"),
     (
         "unreachable",

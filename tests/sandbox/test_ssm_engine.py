@@ -200,7 +200,11 @@ def test_wait_for_aws_resource_property_times_out(rb: Runbooks, bucket: str) -> 
     step = step_of(execution, "NeverEnabled")
     assert step["StepStatus"] == "TimedOut"
     assert step["TimeoutSeconds"] == 30
-    assert "timed out" in execution["FailureMessage"]
+    assert execution["FailureMessage"].startswith("Step timed out while step is Execute/Cancelling action.")
+    assert (
+        "Last check: Property value '200' from the API output is not in the desired values"
+        in (execution["FailureMessage"])
+    )
 
 
 # ------------------------------------------------------------------------------------ aws:executeScript

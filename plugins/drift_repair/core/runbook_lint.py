@@ -52,6 +52,21 @@ SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "ssm-automation-0.3.
 RUNBOOK_SUFFIXES = (".yaml", ".yml", ".json")
 _PAYLOAD_SELECTOR_RE = re.compile(r"^\$\.Payload(?:$|[.\[])")
 _API_ACTIONS = ("aws:executeAwsApi", "aws:assertAwsResourceProperty", "aws:waitForAwsResourceProperty")
+# Actions onCancel may not go to (AWS's "Properties shared by all actions": the cancellation workflow runs
+# for at most two minutes and cannot wait for people or long operations).
+NOT_ON_CANCEL = frozenset(
+    {
+        "aws:approve",
+        "aws:copyImage",
+        "aws:createImage",
+        "aws:createStack",
+        "aws:createTags",
+        "aws:loop",
+        "aws:pause",
+        "aws:runInstances",
+        "aws:sleep",
+    }
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -216,6 +231,9 @@ class _Checker:
                     self.add(step, f"goes to unknown step {target!r} ({what})")
                 if target == step.name and what in ("onFailure", "onCancel"):
                     self.add(step, f"{what} goes to the step itself")
+            cancel_target = self.runbook.step(step.on_cancel_step) if step.on_cancel_step else None
+            if cancel_target is not None and cancel_target.action in NOT_ON_CANCEL:
+                self.add(step, f"onCancel cannot go to {cancel_target.name}: {cancel_target.action} steps cannot run")
 
     def check_reachability(self) -> None:
         reached = self._reachable_from(self.runbook.steps[0].name)
