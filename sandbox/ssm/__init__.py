@@ -9,7 +9,8 @@ moto implements SSM documents but none of Automation's execution API. ``install(
     script_host.py    the child process an aws:executeScript handler runs in
     api.py            StartAutomationExecution, GetAutomationExecution, DescribeAutomationExecutions,
                       DescribeAutomationStepExecutions, SendAutomationSignal, StopAutomationExecution
-    documents.py      AWS-owned documents (aws_documents/*.yaml) in every moto SSM backend, Owner Amazon
+    documents.py      AWS-owned documents (aws_documents/*.yaml) in every moto SSM backend, Owner Amazon;
+                      Automation content AWS refuses is refused at CreateDocument / UpdateDocument
     clock.py          time, with a scale so tests can shorten sleeps and timeouts
     moto_compat.py    unique RDS DbiResourceIds (the AWS-owned RDS runbooks look instances up by it)
 
@@ -34,6 +35,7 @@ __all__ = ["AutomationEngine", "install"]
 
 def install(app: SandboxApp) -> None:
     documents.install_amazon_documents()
+    documents.install_creation_checks(app)
     moto_compat.unique_dbi_resource_ids()
     engine = AutomationEngine(endpoint=lambda: app.self_url)
     api.register(app, engine)

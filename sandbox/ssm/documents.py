@@ -11,17 +11,22 @@ StartAutomationExecution runs them by name.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from drift_repair.core.errors import InputError
+from drift_repair.core.runbook import load_document_text
+from drift_repair.core.runbook_lint import creation_problems
 from moto.backends import get_backend
 from moto.ssm.models import Document, Documents, SimpleSystemManagerBackend
 
-from sandbox.server import AwsError
+from sandbox.server import AwsError, SandboxApp
 
 log = logging.getLogger("sandbox.ssm")
 
@@ -117,3 +122,64 @@ def resolve_document(account_id: str, region: str, name_or_arn: str, version: st
     if not isinstance(content, dict):
         raise AwsError("InvalidDocumentContent", f"The content of document {name} is not valid.")
     return ResolvedDocument(name=name, version=str(document.document_version), content=content, owner=document.owner)
+
+
+# ---------------------------------------------------------------------------------------------- creation checks
+
+_DOCUMENT_WRITES = ("AmazonSSM.CreateDocument", "AmazonSSM.UpdateDocument")
+
+
+def install_creation_checks(app: SandboxApp) -> None:
+    """Refuse Automation documents AWS refuses, before moto stores them (InvalidDocumentContent).
+
+    moto stores any content. AWS validates an Automation runbook when it is created or updated: unknown
+    actions, duplicate step names, steps going to no step and malformed branch choices are refused there,
+    so they never reach an execution. The check wraps ``app.inner``; it reads the request body and rewinds it
+    for moto.
+    """
+    inner = app.inner
+
+    def checked(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("HTTP_X_AMZ_TARGET", "") in _DOCUMENT_WRITES:
+            error = _creation_error(app, environ)
+            if error is not None:
+                payload = json.dumps({"__type": error.code, "message": error.message}).encode()
+                start_response(
+                    f"{error.status} Error",
+                    [
+                        ("Content-Type", "application/x-amz-json-1.1"),
+                        ("Content-Length", str(len(payload))),
+                        ("x-amzn-ErrorType", error.code),
+                    ],
+                )
+                return [payload]
+        return inner(environ, start_response)
+
+    app.inner = checked
+
+
+def _creation_error(app: SandboxApp, environ: dict[str, Any]) -> AwsError | None:
+    try:
+        request = json.loads(SandboxApp.read_body(environ) or b"{}")
+    except json.JSONDecodeError:
+        return None  # moto answers malformed requests itself
+    if not isinstance(request, dict) or not isinstance(request.get("Content"), str):
+        return None
+    operation = environ["HTTP_X_AMZ_TARGET"].rsplit(".", 1)[1]
+    document_type = request.get("DocumentType")
+    if operation == "UpdateDocument":
+        ctx = app.context(environ, operation, "ssm")
+        existing = get_backend("ssm")[ctx.account_id][ctx.region]._documents.get(str(request.get("Name")))
+        document_type = existing.get_default_version().document_type if existing is not None else None
+    if document_type != "Automation":
+        return None
+    name = str(request.get("Name") or "document")
+    try:
+        data = load_document_text(request["Content"], name)
+    except InputError:
+        return None  # moto refuses unparseable content with its own message
+    problems = creation_problems(data, name)
+    if not problems:
+        return None
+    details = "; ".join(f"step {p.step}: {p.message}" if p.step else p.message for p in problems)
+    return AwsError("InvalidDocumentContent", f"The content for the document is not valid: {details}")

@@ -379,6 +379,38 @@ def test_stop_automation_execution(rb: Runbooks) -> None:
     assert _code(err) == "AutomationExecutionNotFoundException"
 
 
+# ------------------------------------------------------------------------------------ documents
+
+
+@pytest.mark.parametrize(
+    ("step", "problem"),
+    [
+        ({"name": "A", "action": "aws:doMagic", "inputs": {}}, "step A: unknown action aws:doMagic"),
+        ({"name": "A", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}, "nextStep": "B"}, "goes to unknown step"),
+        (
+            {"name": "A", "action": "aws:branch", "inputs": {"Choices": [{"NextStep": "A", "Variable": "x"}]}},
+            "needs exactly one operator",
+        ),
+    ],
+)
+def test_create_document_refuses_what_aws_refuses(rb: Runbooks, step: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ClientError) as err:
+        rb.create(runbook(step))
+    assert _code(err) == "InvalidDocumentContent"
+    assert problem in _message(err)
+
+
+def test_update_document_is_checked_too(rb: Runbooks) -> None:
+    name = rb.create(runbook(sleep_step("A")))
+    bad = yaml.safe_dump(runbook({"name": "A", "action": "aws:sleep", "inputs": {}, "onFailure": "step:Gone"}))
+    with pytest.raises(ClientError) as err:
+        rb.ssm.update_document(Content=bad, Name=name, DocumentVersion="$LATEST", DocumentFormat="YAML")
+    assert _code(err) == "InvalidDocumentContent"
+    assert "unknown step 'Gone' (onFailure)" in _message(err)
+    good = runbook(sleep_step("A"), sleep_step("B"))
+    rb.ssm.update_document(Content=yaml.safe_dump(good), Name=name, DocumentVersion="$LATEST", DocumentFormat="YAML")
+
+
 # ------------------------------------------------------------------------------------ AWS-owned documents
 
 

@@ -144,6 +144,28 @@ def lint_document(data: Any, source: str = "<runbook>") -> list[LintFinding]:
     return unique
 
 
+def creation_problems(data: Any, source: str = "<runbook>") -> list[LintFinding]:
+    """The subset AWS itself refuses at CreateDocument / UpdateDocument (InvalidDocumentContent).
+
+    Unparseable runbooks, unknown actions, duplicate step names, steps that go to no step and malformed
+    branch choices. Not the project's conventions, nor the full schema: a document AWS accepts must not be
+    refused by the sandbox.
+    """
+    try:
+        runbook = parse_runbook(data, source)
+    except InputError as exc:
+        return [LintFinding(source, None, exc.problem)]
+    checker = _Checker(runbook, source)
+    checker.check_names()
+    checker.check_targets()
+    for step in runbook.steps:
+        if step.action not in AWS_ACTIONS:
+            checker.add(step, f"unknown action {step.action}")
+        elif step.action == "aws:branch":
+            checker.check_branch(step)
+    return [f for f in checker.findings if not f.message.startswith("step name must be")]
+
+
 # ---------------------------------------------------------------------------------------------- schema
 
 
