@@ -140,6 +140,11 @@ class StepContext:
         if reason is not None:
             raise reason
 
+    def check_deadline(self) -> None:
+        """Only the timeout: work that completed before a stop arrived still counts as done."""
+        if self.deadline is not None and self.clock.monotonic() >= self.deadline:
+            raise StepTimedOut()
+
     def wait(self, seconds: float, real: bool = False) -> None:
         """Wait ``seconds`` of runbook time (``real``: wall-clock seconds); a stop or the timeout cuts it short."""
         until = self.clock.monotonic() + (seconds if real else self.clock.real_seconds(seconds))

@@ -441,7 +441,7 @@ class AutomationEngine:
         self, execution: Execution, step: Step, record: StepRecord, deadline: float | None, timeout: int | None
     ) -> _Outcome:
         def lookup(name: str) -> Any:
-            return self._lookup(execution, step, name)
+            return self._lookup(execution, name)
 
         action = ACTIONS.get(step.action, unsupported)
         try:
@@ -454,7 +454,7 @@ class AutomationEngine:
             )
             ctx.check()
             result = action(ctx)
-            ctx.check()  # an action that returned after its deadline still timed out
+            ctx.check_deadline()  # an action that returned after its deadline still timed out
             outputs = self._outputs(step, result)
         except UnresolvedReferenceError as exc:
             return self._failed(execution, record, StepFailed(f"Unable to resolve input {exc}"))
@@ -510,7 +510,7 @@ class AutomationEngine:
 
     # -------------------------------------------------------------------------------- variables
 
-    def _lookup(self, execution: Execution, step: Step, name: str) -> Any:
+    def _lookup(self, execution: Execution, name: str) -> Any:
         kind = reference_kind(name)
         if kind == "parameter":
             if name in execution.parameter_values:
