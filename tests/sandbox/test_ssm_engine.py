@@ -98,6 +98,25 @@ def test_execute_aws_api_outputs_each_type(rb: Runbooks, sandbox: Any, bucket: s
     assert tags == [{"Key": "value", "Value": "hello-v1"}]
 
 
+def test_execute_aws_api_brings_text_inputs_to_the_apis_types(rb: Runbooks, bucket: str) -> None:
+    """Inputs written as text ("5", "true") reach the API as the integer and boolean it expects."""
+    doc = runbook(
+        api_step(
+            "List",
+            "s3",
+            "ListObjectsV2",
+            Bucket=bucket,
+            MaxKeys="{{ Max }}",
+            FetchOwner="true",
+            outputs=[{"Name": "MaxKeys", "Selector": "$.MaxKeys", "Type": "Integer"}],
+        ),
+        parameters={"Max": {"type": "String", "allowedPattern": "^[0-9]+$"}},
+    )
+    execution = rb.run(doc, {"Max": "5"})
+    assert execution["AutomationExecutionStatus"] == "Success", execution.get("FailureMessage")
+    assert step_of(execution, "List")["Outputs"]["MaxKeys"] == ["5"]
+
+
 def test_execute_aws_api_error_fails_the_step_with_awss_message(rb: Runbooks) -> None:
     missing = unique("missing-bucket")
     doc = runbook(

@@ -13,6 +13,7 @@ from moto.backends import get_backend
 
 from sandbox.server import AwsError, RequestContext, SandboxApp, build_app
 from sandbox.ssm import AutomationEngine
+from sandbox.ssm.engine import approver_matches, partition
 
 ACCOUNT, REGION = "123456789012", "ap-northeast-1"
 CTX = RequestContext(
@@ -138,3 +139,30 @@ def test_reset_forgets_executions(document: str) -> None:
     engine.reset()
     with pytest.raises(AwsError):
         engine.get_execution(execution_id)
+
+
+@pytest.mark.parametrize(
+    ("approver", "caller", "matches"),
+    [
+        ("alice", "arn:aws:iam::123456789012:user/alice", True),
+        ("alice", "arn:aws:iam::123456789012:user/bob", False),
+        ("arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:user/alice", True),
+        ("arn:aws:iam::123456789012:user/ops/alice", "arn:aws:iam::123456789012:user/alice", True),
+        ("arn:aws:iam::111111111111:user/alice", "arn:aws:iam::123456789012:user/alice", False),
+        ("arn:aws:iam::123456789012:role/Approver", "arn:aws:sts::123456789012:assumed-role/Approver/s1", True),
+        ("arn:aws:iam::123456789012:role/Approver", "arn:aws:sts::123456789012:assumed-role/Other/s1", False),
+        (
+            "arn:aws:sts::123456789012:assumed-role/Approver/s1",
+            "arn:aws:sts::123456789012:assumed-role/Approver/s1",
+            True,
+        ),
+    ],
+)
+def test_approvers_name_principals_as_aws_does(approver: str, caller: str, matches: bool) -> None:
+    assert approver_matches(approver, caller, ACCOUNT) is matches
+
+
+def test_partitions() -> None:
+    assert partition("ap-northeast-1") == "aws"
+    assert partition("cn-north-1") == "aws-cn"
+    assert partition("us-gov-west-1") == "aws-us-gov"
