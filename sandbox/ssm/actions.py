@@ -33,7 +33,6 @@ from drift_repair.core.runbook_eval import (
     parse_timestamp,
     property_matches,
 )
-
 from sandbox.ssm.awsapi import ENGINE_SECRET_KEY, ApiCallError, AwsApiCaller
 from sandbox.ssm.clock import Clock
 from sandbox.ssm.model import WAITING, Approval, Execution, StepRecord

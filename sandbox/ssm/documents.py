@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from drift_repair.core.errors import InputError
-from drift_repair.core.runbook import load_document_text
-from drift_repair.core.runbook_lint import creation_problems
 from moto.backends import get_backend
 from moto.ssm.models import Document, Documents, SimpleSystemManagerBackend
 
+from drift_repair.core.errors import InputError
+from drift_repair.core.runbook import load_document_text
+from drift_repair.core.runbook_lint import creation_problems
 from sandbox.server import AwsError, SandboxApp
 
 log = logging.getLogger("sandbox.ssm")

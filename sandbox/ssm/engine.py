@@ -49,7 +49,6 @@ from drift_repair.core.runbook_eval import (
     display_values,
     select_one,
 )
-
 from sandbox.server import AwsError, RequestContext
 from sandbox.ssm import documents
 from sandbox.ssm.actions import (

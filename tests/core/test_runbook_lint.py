@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from drift_repair.cli import main
 from drift_repair.core.runbook_lint import LintFinding, lint_document, lint_file, lint_text
 

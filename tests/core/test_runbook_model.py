@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from drift_repair.core.errors import InputError
 from drift_repair.core.runbook import (
     ParameterSpec,
