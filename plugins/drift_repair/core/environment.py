@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-import yaml
-
 from drift_repair.core.errors import ConfigurationError
+from drift_repair.core.schema import read_yaml, validate_document
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ENVIRONMENTS_DIR = REPO_ROOT / "include" / "environments"
@@ -186,12 +184,7 @@ class EnvironmentConfig:
 
 
 def parse_environment(doc: Any, source: str) -> EnvironmentConfig:
-    validator = jsonschema.Draft202012Validator(ENVIRONMENT_SCHEMA)
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
-    if errors:
-        first = errors[0]
-        where = "/".join(str(p) for p in first.absolute_path) or "(top level)"
-        raise ConfigurationError(source, f"{where}: {first.message}")
+    validate_document(doc, ENVIRONMENT_SCHEMA, source, ConfigurationError)
     tf = dict(doc["terraform"])
     # Local stacks (the sandbox) point an environment at the plan the seed wrote, and switch schedules off.
     override = os.environ.get(f"DRIFT_REPAIR_{doc['name'].upper()}_PLAN_JSON")
@@ -247,15 +240,10 @@ def load_environment(name_or_path: str | Path, directory: str | Path | None = No
         path = candidate
     else:
         path = Path(directory or ENVIRONMENTS_DIR) / f"{name_or_path}.yaml"
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         known = sorted(p.stem for p in Path(directory or ENVIRONMENTS_DIR).glob("*.yaml"))
-        raise ConfigurationError(
-            path, f"no such environment file (known environments: {', '.join(known) or 'none'})"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ConfigurationError(path, f"not valid YAML: {exc}") from None
+        raise ConfigurationError(path, f"no such environment file (known environments: {', '.join(known) or 'none'})")
+    doc = read_yaml(path, ConfigurationError)
     return parse_environment(doc, str(path))
 
 
