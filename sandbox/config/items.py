@@ -194,6 +194,14 @@ def query_document(item: RecordedItem) -> dict[str, Any]:
 # --------------------------------------------------------------------------- builders per resource type
 
 
+def _attr(obj: Any, name: str, default: Any = None) -> Any:
+    """An attribute of a moto model, or the default (some moto properties raise on read)."""
+    try:
+        return getattr(obj, name, default)
+    except Exception:
+        return default
+
+
 def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"key": k, "value": v} for k, v in sorted(tags.items())]
 
@@ -250,20 +258,20 @@ def s3_buckets(account_id: str, region: str) -> Iterator[ResourceState]:
     backend = backends.s3_backend(account_id)
     owner = backends.s3_owner_id()
     for bucket in list(backend.buckets.values()):
-        if getattr(bucket, "region_name", region) != region:
+        if _attr(bucket, "region_name", region) != region:
             continue  # Config records a bucket in the region that holds it
         name = bucket.name
         try:
             tags = {t["Key"]: t["Value"] for t in backend.get_bucket_tagging(name).get("Tags", [])}
         except Exception:
             tags = {}
-        acl = bucket.acl.to_config_dict() if getattr(bucket, "acl", None) else {"grantSet": None, "owner": {}}
-        logging_cfg = getattr(bucket, "logging", None) or {}
-        policy = getattr(bucket, "policy", None)
+        acl = bucket.acl.to_config_dict() if _attr(bucket, "acl", None) else {"grantSet": None, "owner": {}}
+        logging_cfg = _attr(bucket, "logging", None) or {}
+        policy = _attr(bucket, "policy", None)
         supplementary: dict[str, Any] = {
             # A JSON string inside the JSON string: AWS encodes this one twice.
             "AccessControlList": _dumps(acl),
-            "BucketAccelerateConfiguration": {"status": getattr(bucket, "accelerate_configuration", None)},
+            "BucketAccelerateConfiguration": {"status": _attr(bucket, "accelerate_configuration", None)},
             "BucketLoggingConfiguration": {
                 "destinationBucketName": logging_cfg.get("TargetBucket"),
                 "logFilePrefix": logging_cfg.get("TargetPrefix"),
@@ -271,23 +279,23 @@ def s3_buckets(account_id: str, region: str) -> Iterator[ResourceState]:
             "BucketNotificationConfiguration": {"configurations": {}},
             "BucketPolicy": {"policyText": policy.decode() if isinstance(policy, bytes) else policy},
             "BucketVersioningConfiguration": {
-                "status": getattr(bucket, "versioning_status", None) or "Off",
+                "status": _attr(bucket, "versioning_status", None) or "Off",
                 "isMfaDeleteEnabled": None,
             },
-            "IsRequesterPaysEnabled": getattr(bucket, "payer", "BucketOwner") == "Requester",
+            "IsRequesterPaysEnabled": _attr(bucket, "payer", "BucketOwner") == "Requester",
         }
-        encryption = _s3_encryption(getattr(bucket, "encryption", None))
+        encryption = _s3_encryption(_attr(bucket, "encryption", None))
         if encryption:
             supplementary["ServerSideEncryptionConfiguration"] = encryption
-        pab = getattr(bucket, "public_access_block", None)
+        pab = _attr(bucket, "public_access_block", None)
         if pab is not None:
             supplementary["PublicAccessBlockConfiguration"] = pab.to_config_dict()
         if tags:
             supplementary["BucketTaggingConfiguration"] = {"tagSets": [{"tags": dict(tags)}]}
-        rules = getattr(bucket, "rules", None)
+        rules = _attr(bucket, "rules", None)
         if rules:
             supplementary["BucketLifecycleConfiguration"] = {"rules": [r.to_config_dict() for r in rules]}
-        created = _to_datetime(getattr(bucket, "creation_date", None))
+        created = _to_datetime(_attr(bucket, "creation_date", None))
         yield ResourceState(
             resource_type=S3_BUCKET,
             resource_id=name,
@@ -309,55 +317,55 @@ def s3_buckets(account_id: str, region: str) -> Iterator[ResourceState]:
 def rds_instances(account_id: str, region: str) -> Iterator[ResourceState]:
     backend = backends.rds_backend(account_id, region)
     for db in list(backend.databases.values()):
-        if getattr(db, "status", "available") == "deleted":
+        if _attr(db, "status", "available") == "deleted":
             continue
-        tags = {t["Key"]: t["Value"] for t in getattr(db, "tags", []) or [] if "Key" in t}
-        sg_ids = list(getattr(db, "vpc_security_group_ids", []) or [])
-        multi_az = bool(getattr(db, "multi_az", False))
-        az = getattr(db, "availability_zone", None)
+        tags = {t["Key"]: t["Value"] for t in _attr(db, "tags", []) or [] if "Key" in t}
+        sg_ids = list(_attr(db, "vpc_security_group_ids", []) or [])
+        multi_az = bool(_attr(db, "multi_az", False))
+        az = _attr(db, "availability_zone", None)
         configuration = {
             "dBInstanceIdentifier": db.db_instance_identifier,
-            "dBInstanceClass": getattr(db, "db_instance_class", None),
-            "engine": getattr(db, "engine", None),
-            "dBInstanceStatus": getattr(db, "status", "available"),
-            "masterUsername": getattr(db, "master_username", None),
-            "dBName": getattr(db, "db_name", None),
+            "dBInstanceClass": _attr(db, "db_instance_class", None),
+            "engine": _attr(db, "engine", None),
+            "dBInstanceStatus": _attr(db, "status", "available"),
+            "masterUsername": _attr(db, "master_username", None),
+            "dBName": _attr(db, "db_name", None),
             "endpoint": {
-                "address": getattr(db, "address", None),
-                "port": getattr(db, "port", None),
+                "address": _attr(db, "address", None),
+                "port": _attr(db, "port", None),
                 "hostedZoneId": "Z24O6O9L7SGTNB",
             },
-            "allocatedStorage": getattr(db, "allocated_storage", None),
-            "instanceCreateTime": iso(_to_datetime(getattr(db, "instance_create_time", None))),
-            "preferredBackupWindow": getattr(db, "preferred_backup_window", None),
-            "backupRetentionPeriod": int(getattr(db, "backup_retention_period", 0) or 0),
+            "allocatedStorage": _attr(db, "allocated_storage", None),
+            "instanceCreateTime": iso(_to_datetime(_attr(db, "instance_create_time", None))),
+            "preferredBackupWindow": _attr(db, "preferred_backup_window", None),
+            "backupRetentionPeriod": int(_attr(db, "backup_retention_period", 0) or 0),
             "dBSecurityGroups": [],
             "vpcSecurityGroups": [{"vpcSecurityGroupId": g, "status": "active"} for g in sg_ids],
-            "dBSubnetGroup": {"dBSubnetGroupName": getattr(db, "db_subnet_group_name", None)}
-            if getattr(db, "db_subnet_group_name", None)
+            "dBSubnetGroup": {"dBSubnetGroupName": _attr(db, "_db_subnet_group_name")}
+            if _attr(db, "_db_subnet_group_name")
             else None,
             "availabilityZone": az,
-            "preferredMaintenanceWindow": getattr(db, "preferred_maintenance_window", None),
+            "preferredMaintenanceWindow": _attr(db, "preferred_maintenance_window", None),
             "pendingModifiedValues": {},
             "multiAZ": multi_az,
-            "engineVersion": getattr(db, "engine_version", None),
-            "autoMinorVersionUpgrade": bool(getattr(db, "auto_minor_version_upgrade", True)),
-            "readReplicaSourceDBInstanceIdentifier": getattr(db, "source_db_instance_identifier", None),
-            "readReplicaDBInstanceIdentifiers": list(getattr(db, "replicas", []) or []),
-            "licenseModel": getattr(db, "license_model", None),
+            "engineVersion": _attr(db, "engine_version", None),
+            "autoMinorVersionUpgrade": bool(_attr(db, "auto_minor_version_upgrade", True)),
+            "readReplicaSourceDBInstanceIdentifier": _attr(db, "source_db_instance_identifier", None),
+            "readReplicaDBInstanceIdentifiers": list(_attr(db, "replicas", []) or []),
+            "licenseModel": _attr(db, "license_model", None),
             # AWS always answers a boolean; moto keeps None when the request did not say.
-            "publiclyAccessible": bool(getattr(db, "publicly_accessible", False)),
-            "storageType": getattr(db, "storage_type", None),
+            "publiclyAccessible": bool(_attr(db, "publicly_accessible", False)),
+            "storageType": _attr(db, "storage_type", None),
             "dbInstancePort": 0,
-            "storageEncrypted": bool(getattr(db, "storage_encrypted", False)),
-            "kmsKeyId": getattr(db, "kms_key_id", None),
+            "storageEncrypted": bool(_attr(db, "storage_encrypted", False)),
+            "kmsKeyId": _attr(db, "kms_key_id", None),
             "dbiResourceId": db.dbi_resource_id,
-            "cACertificateIdentifier": getattr(db, "ca_certificate_identifier", None),
-            "copyTagsToSnapshot": bool(getattr(db, "copy_tags_to_snapshot", False)),
-            "monitoringInterval": getattr(db, "monitoring_interval", 0),
+            "cACertificateIdentifier": _attr(db, "ca_certificate_identifier", None),
+            "copyTagsToSnapshot": bool(_attr(db, "copy_tags_to_snapshot", False)),
+            "monitoringInterval": _attr(db, "monitoring_interval", 0),
             "dBInstanceArn": db.db_instance_arn,
-            "iAMDatabaseAuthenticationEnabled": bool(getattr(db, "enable_iam_database_authentication", False)),
-            "deletionProtection": bool(getattr(db, "deletion_protection", False)),
+            "iAMDatabaseAuthenticationEnabled": bool(_attr(db, "enable_iam_database_authentication", False)),
+            "deletionProtection": bool(_attr(db, "deletion_protection", False)),
         }
         relationships = [
             {
@@ -374,7 +382,7 @@ def rds_instances(account_id: str, region: str) -> Iterator[ResourceState]:
             arn=db.db_instance_arn,
             region=region,
             availability_zone="Multiple Availability Zones" if multi_az else az,
-            created=_to_datetime(getattr(db, "instance_create_time", None)),
+            created=_to_datetime(_attr(db, "instance_create_time", None)),
             configuration={k: v for k, v in configuration.items() if v is not None},
             tags=tags,
             relationships=relationships,
@@ -385,43 +393,43 @@ def ec2_instances(account_id: str, region: str) -> Iterator[ResourceState]:
     backend = backends.ec2_backend(account_id, region)
     for reservation in list(backend.reservations.values()):
         for inst in list(reservation.instances):
-            state = getattr(inst, "_state", None)
-            state_name = getattr(state, "name", "running")
+            state = _attr(inst, "_state", None)
+            state_name = _attr(state, "name", "running")
             if state_name == "terminated":
                 continue  # Config records a terminated instance as deleted
-            mo = getattr(inst, "metadata_options", None)
-            groups = [{"groupName": g.name, "groupId": g.id} for g in getattr(inst, "security_groups", []) or []]
+            mo = _attr(inst, "metadata_options", None)
+            groups = [{"groupName": g.name, "groupId": g.id} for g in _attr(inst, "security_groups", []) or []]
             tags = _ec2_tags(inst)
-            zone = getattr(getattr(inst, "placement", None), "zone", None)
+            zone = _attr(_attr(inst, "placement", None), "zone", None)
             configuration = {
-                "amiLaunchIndex": getattr(inst, "ami_launch_index", 0),
-                "imageId": getattr(inst, "image_id", None),
+                "amiLaunchIndex": _attr(inst, "ami_launch_index", 0),
+                "imageId": _attr(inst, "image_id", None),
                 "instanceId": inst.id,
-                "instanceType": getattr(inst, "instance_type", None),
-                "keyName": getattr(inst, "key_name", None),
-                "launchTime": iso(_to_datetime(getattr(inst, "launch_time", None))),
-                "monitoring": {"state": getattr(inst, "monitoring_state", "disabled")},
+                "instanceType": _attr(inst, "instance_type", None),
+                "keyName": _attr(inst, "key_name", None),
+                "launchTime": iso(_to_datetime(_attr(inst, "launch_time", None))),
+                "monitoring": {"state": _attr(inst, "monitoring_state", "disabled")},
                 "placement": {"availabilityZone": zone, "groupName": "", "tenancy": "default"},
-                "privateIpAddress": getattr(inst, "private_ip", None),
-                "publicIpAddress": getattr(inst, "public_ip", None),
-                "state": {"code": getattr(state, "code", 16), "name": state_name},
-                "subnetId": getattr(inst, "subnet_id", None),
-                "vpcId": getattr(inst, "vpc_id", None) or _subnet_vpc(backend, getattr(inst, "subnet_id", None)),
-                "architecture": getattr(inst, "architecture", "x86_64"),
-                "ebsOptimized": bool(getattr(inst, "ebs_optimized", False)),
-                "rootDeviceName": getattr(inst, "root_device_name", "/dev/sda1"),
+                "privateIpAddress": _attr(inst, "private_ip", None),
+                "publicIpAddress": _attr(inst, "public_ip", None),
+                "state": {"code": _attr(state, "code", 16), "name": state_name},
+                "subnetId": _attr(inst, "subnet_id", None),
+                "vpcId": _attr(inst, "vpc_id", None) or _subnet_vpc(backend, _attr(inst, "subnet_id", None)),
+                "architecture": _attr(inst, "architecture", "x86_64"),
+                "ebsOptimized": bool(_attr(inst, "ebs_optimized", False)),
+                "rootDeviceName": _attr(inst, "root_device_name", "/dev/sda1"),
                 "rootDeviceType": "ebs",
                 "securityGroups": groups,
-                "sourceDestCheck": _bool(getattr(inst, "source_dest_check", "true")),
+                "sourceDestCheck": _bool(_attr(inst, "source_dest_check", "true")),
                 "tags": _tag_list(tags),
-                "virtualizationType": getattr(inst, "virtualization_type", "hvm"),
+                "virtualizationType": _attr(inst, "virtualization_type", "hvm"),
                 "metadataOptions": {
-                    "state": getattr(mo, "state", "applied"),
-                    "httpTokens": getattr(mo, "http_tokens", "optional"),
-                    "httpPutResponseHopLimit": getattr(mo, "http_put_response_hop_limit", 1),
-                    "httpEndpoint": getattr(mo, "http_endpoint", "enabled"),
-                    "httpProtocolIpv6": getattr(mo, "http_protocol_ipv6", "disabled"),
-                    "instanceMetadataTags": getattr(mo, "instance_metadata_tags", "disabled"),
+                    "state": _attr(mo, "state", "applied"),
+                    "httpTokens": _attr(mo, "http_tokens", "optional"),
+                    "httpPutResponseHopLimit": _attr(mo, "http_put_response_hop_limit", 1),
+                    "httpEndpoint": _attr(mo, "http_endpoint", "enabled"),
+                    "httpProtocolIpv6": _attr(mo, "http_protocol_ipv6", "disabled"),
+                    "instanceMetadataTags": _attr(mo, "instance_metadata_tags", "disabled"),
                 },
             }
             relationships = [
@@ -455,7 +463,7 @@ def ec2_instances(account_id: str, region: str) -> Iterator[ResourceState]:
                 arn=f"arn:aws:ec2:{region}:{account_id}:instance/{inst.id}",
                 region=region,
                 availability_zone=zone,
-                created=_to_datetime(getattr(inst, "launch_time", None)),
+                created=_to_datetime(_attr(inst, "launch_time", None)),
                 configuration={k: v for k, v in configuration.items() if v is not None},
                 tags=tags,
                 relationships=relationships,
@@ -553,17 +561,17 @@ def vpcs(account_id: str, region: str) -> Iterator[ResourceState]:
                 )
         except Exception:
             associations = []
-        dhcp = getattr(vpc, "dhcp_options", None)
+        dhcp = _attr(vpc, "dhcp_options", None)
         configuration = {
             "cidrBlock": vpc.cidr_block,
-            "dhcpOptionsId": getattr(dhcp, "id", None) or "default",
-            "state": getattr(vpc, "state", "available"),
+            "dhcpOptionsId": _attr(dhcp, "id", None) or "default",
+            "state": _attr(vpc, "state", "available"),
             "vpcId": vpc.id,
             "ownerId": account_id,
-            "instanceTenancy": getattr(vpc, "instance_tenancy", "default"),
+            "instanceTenancy": _attr(vpc, "instance_tenancy", "default"),
             "ipv6CidrBlockAssociationSet": [],
             "cidrBlockAssociationSet": associations,
-            "isDefault": bool(getattr(vpc, "is_default", False)),
+            "isDefault": bool(_attr(vpc, "is_default", False)),
             "tags": _tag_list(tags),
         }
         yield ResourceState(
@@ -581,26 +589,26 @@ def vpcs(account_id: str, region: str) -> Iterator[ResourceState]:
 
 def flow_logs(account_id: str, region: str) -> Iterator[ResourceState]:
     backend = backends.ec2_backend(account_id, region)
-    for fl in list(getattr(backend, "flow_logs", {}).values()):
+    for fl in list(_attr(backend, "flow_logs", {}).values()):
         tags = _ec2_tags(fl)
-        destination_type = getattr(fl, "log_destination_type", None) or "cloud-watch-logs"
+        destination_type = _attr(fl, "log_destination_type", None) or "cloud-watch-logs"
         configuration = {
-            "creationTime": iso(_to_datetime(getattr(fl, "creation_time", None))),
-            "deliverLogsErrorMessage": getattr(fl, "deliver_logs_error_message", None),
-            "deliverLogsPermissionArn": getattr(fl, "deliver_logs_permission_arn", None),
-            "deliverLogsStatus": getattr(fl, "deliver_logs_status", None) or "SUCCESS",
+            "creationTime": iso(_to_datetime(_attr(fl, "creation_time", None))),
+            "deliverLogsErrorMessage": _attr(fl, "deliver_logs_error_message", None),
+            "deliverLogsPermissionArn": _attr(fl, "deliver_logs_permission_arn", None),
+            "deliverLogsStatus": _attr(fl, "deliver_logs_status", None) or "SUCCESS",
             "flowLogId": fl.id,
-            "flowLogStatus": getattr(fl, "flow_log_status", "ACTIVE"),
-            "logGroupName": getattr(fl, "log_group_name", None),
+            "flowLogStatus": _attr(fl, "flow_log_status", "ACTIVE"),
+            "logGroupName": _attr(fl, "log_group_name", None),
             "resourceId": fl.resource_id,
             "trafficType": fl.traffic_type,
             "logDestinationType": destination_type,
-            "logDestination": getattr(fl, "log_destination", None),
-            "logFormat": getattr(fl, "log_format", None)
+            "logDestination": _attr(fl, "log_destination", None),
+            "logFormat": _attr(fl, "log_format", None)
             or "${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} "
             "${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status}",
             "tags": _tag_list(tags),
-            "maxAggregationInterval": int(getattr(fl, "max_aggregation_interval", 600) or 600),
+            "maxAggregationInterval": int(_attr(fl, "max_aggregation_interval", 600) or 600),
         }
         relationships = []
         if str(fl.resource_id).startswith("vpc-"):
@@ -614,7 +622,7 @@ def flow_logs(account_id: str, region: str) -> Iterator[ResourceState]:
             arn=f"arn:aws:ec2:{region}:{account_id}:vpc-flow-log/{fl.id}",
             region=region,
             availability_zone="Not Applicable",
-            created=_to_datetime(getattr(fl, "creation_time", None)),
+            created=_to_datetime(_attr(fl, "creation_time", None)),
             configuration={k: v for k, v in configuration.items() if v is not None},
             tags=tags,
             relationships=relationships,
@@ -627,10 +635,10 @@ _SYMMETRIC = "SYMMETRIC_DEFAULT"
 def kms_keys(account_id: str, region: str) -> Iterator[ResourceState]:
     backend = backends.kms_backend(account_id, region)
     for key in list(backend.keys.values()):
-        created = _to_datetime(getattr(key, "creation_date", None))
-        spec = getattr(key, "key_spec", _SYMMETRIC) or _SYMMETRIC
-        usage = getattr(key, "key_usage", "ENCRYPT_DECRYPT")
-        manager = getattr(key, "key_manager", "CUSTOMER")
+        created = _to_datetime(_attr(key, "creation_date", None))
+        spec = _attr(key, "key_spec", _SYMMETRIC) or _SYMMETRIC
+        usage = _attr(key, "key_usage", "ENCRYPT_DECRYPT")
+        manager = _attr(key, "key_manager", "CUSTOMER")
         try:
             tags = {t["TagKey"]: t["TagValue"] for t in backend.list_resource_tags(key.id).get("Tags", [])}
         except Exception:
@@ -640,22 +648,22 @@ def kms_keys(account_id: str, region: str) -> Iterator[ResourceState]:
             "arn": key.arn,
             "awsaccountId": account_id,
             "creationDate": iso(created),
-            "enabled": bool(getattr(key, "enabled", True)),
-            "description": getattr(key, "description", ""),
+            "enabled": bool(_attr(key, "enabled", True)),
+            "description": _attr(key, "description", ""),
             "keyUsage": usage,
-            "keyState": getattr(key, "key_state", "Enabled"),
-            "origin": getattr(key, "origin", "AWS_KMS"),
+            "keyState": _attr(key, "key_state", "Enabled"),
+            "origin": _attr(key, "origin", "AWS_KMS"),
             "keyManager": manager,
             "customerMasterKeySpec": spec,
             "keySpec": spec,
             "encryptionAlgorithms": ["SYMMETRIC_DEFAULT"] if spec == _SYMMETRIC else [],
             "signingAlgorithms": [],
-            "multiRegion": bool(getattr(key, "multi_region", False)),
+            "multiRegion": bool(_attr(key, "multi_region", False)),
         }
-        deletion = getattr(key, "deletion_date", None)
+        deletion = _attr(key, "deletion_date", None)
         if deletion:
             configuration["deletionDate"] = iso(_to_datetime(deletion))
-        rotation = True if manager == "AWS" else bool(getattr(key, "key_rotation_status", False))
+        rotation = True if manager == "AWS" else bool(_attr(key, "key_rotation_status", False))
         yield ResourceState(
             resource_type=KMS_KEY,
             resource_id=key.id,
@@ -673,7 +681,7 @@ def kms_keys(account_id: str, region: str) -> Iterator[ResourceState]:
 def cloudtrail_trails(account_id: str, region: str) -> Iterator[ResourceState]:
     backend = backends.cloudtrail_backend(account_id, region)
     for trail in list(backend.trails.values()):
-        if getattr(trail, "region_name", region) != region:
+        if _attr(trail, "region_name", region) != region:
             continue  # a multi-region trail is one resource, recorded in its home region
         name = trail.trail_name
         try:
@@ -682,21 +690,21 @@ def cloudtrail_trails(account_id: str, region: str) -> Iterator[ResourceState]:
             topic_arn = None
         configuration = {
             "name": name,
-            "s3BucketName": getattr(trail, "bucket_name", None),
-            "s3KeyPrefix": getattr(trail, "s3_key_prefix", None),
-            "snsTopicName": getattr(trail, "sns_topic_name", None),
+            "s3BucketName": _attr(trail, "bucket_name", None),
+            "s3KeyPrefix": _attr(trail, "s3_key_prefix", None),
+            "snsTopicName": _attr(trail, "sns_topic_name", None),
             "snsTopicARN": topic_arn,
-            "includeGlobalServiceEvents": bool(getattr(trail, "include_global_service_events", True)),
-            "isMultiRegionTrail": bool(getattr(trail, "is_multi_region", False)),
+            "includeGlobalServiceEvents": bool(_attr(trail, "include_global_service_events", True)),
+            "isMultiRegionTrail": bool(_attr(trail, "is_multi_region", False)),
             "homeRegion": region,
             "trailARN": trail.arn,
-            "logFileValidationEnabled": bool(getattr(trail, "log_validation", False)),
-            "cloudWatchLogsLogGroupArn": getattr(trail, "cw_log_group_arn", None),
-            "cloudWatchLogsRoleArn": getattr(trail, "cw_role_arn", None),
-            "kmsKeyId": getattr(trail, "kms_key_id", None),
-            "hasCustomEventSelectors": bool(getattr(trail, "event_selectors", None)),
-            "hasInsightSelectors": bool(getattr(trail, "insight_selectors", None)),
-            "isOrganizationTrail": bool(getattr(trail, "is_org_trail", False)),
+            "logFileValidationEnabled": bool(_attr(trail, "log_validation", False)),
+            "cloudWatchLogsLogGroupArn": _attr(trail, "cw_log_group_arn", None),
+            "cloudWatchLogsRoleArn": _attr(trail, "cw_role_arn", None),
+            "kmsKeyId": _attr(trail, "kms_key_id", None),
+            "hasCustomEventSelectors": bool(_attr(trail, "event_selectors", None)),
+            "hasInsightSelectors": bool(_attr(trail, "insight_selectors", None)),
+            "isOrganizationTrail": bool(_attr(trail, "is_org_trail", False)),
         }
         yield ResourceState(
             resource_type=CLOUDTRAIL_TRAIL,
@@ -747,7 +755,7 @@ def current_resources(account_id: str, region: str, types: frozenset[str] | None
 
 def ebs_encryption_by_default(account_id: str, region: str) -> bool:
     """The account-and-region setting EC2_EBS_ENCRYPTION_BY_DEFAULT checks (no configuration item)."""
-    return bool(getattr(backends.ec2_backend(account_id, region), "ebs_encryption_by_default", False))
+    return bool(_attr(backends.ec2_backend(account_id, region), "ebs_encryption_by_default", False))
 
 
 def snapshot_item(item: RecordedItem) -> dict[str, Any]:
