@@ -47,6 +47,12 @@ def ec2_backend(account_id: str, region: str) -> Any:
     return ec2_backends[account_id][region]
 
 
+def ec2_instance_backend_class() -> Any:
+    from moto.ec2.models.instances import InstanceBackend  # noqa: PLC0415
+
+    return InstanceBackend
+
+
 def kms_backend(account_id: str, region: str) -> Any:
     from moto.kms.models import kms_backends  # noqa: PLC0415
 

@@ -8,6 +8,8 @@ install, not silently at run time) and says which AWS behaviour it restores:
   that default instead of removing encryption. moto answers ``ServerSideEncryptionConfigurationNotFoundError``.
   The switch :data:`S3_DEFAULT_ENCRYPTION` (admin route ``POST /_sandbox/s3/default-encryption``) turns the
   old behaviour back on for buckets created afterwards, to rehearse buckets from before 2023.
+* **EC2 ModifyInstanceMetadataOptions** changes only the options the request names; moto resets the
+  others (HttpEndpoint, hop limit, ...) to nothing, which a Config item would then show as missing.
 * **RDS dbiResourceId.** moto gives every DB instance the same ``DbiResourceId``; AWS gives each its own
   ``db-`` + 26 characters. Config uses it as the instance's resource id, so it must be unique.
 """
@@ -45,6 +47,7 @@ def apply() -> None:
             return
         _fix_s3()
         _fix_rds()
+        _fix_ec2_metadata_options()
         _state["applied"] = True
 
 
@@ -81,3 +84,25 @@ def _fix_rds() -> None:
         self.dbi_resource_id = new_dbi_resource_id()
 
     DBInstance.__init__ = init  # type: ignore[method-assign]
+
+
+def _fix_ec2_metadata_options() -> None:
+    backend_class = backends.ec2_instance_backend_class()
+    original = backend_class.modify_instance_metadata_options
+
+    @functools.wraps(original)
+    def modify(self: Any, instance_id: str, *args: Any, **kwargs: Any) -> Any:
+        current = getattr(self.get_instance(instance_id), "metadata_options", None)
+        keep = {
+            "http_tokens": "http_tokens",
+            "hop_limit": "http_put_response_hop_limit",
+            "http_endpoint": "http_endpoint",
+            "http_protocol": "http_protocol_ipv6",
+            "metadata_tags": "instance_metadata_tags",
+        }
+        for argument, attribute in keep.items():
+            if kwargs.get(argument) is None and current is not None:
+                kwargs[argument] = getattr(current, attribute, None)
+        return original(self, instance_id, *args, **kwargs)
+
+    backend_class.modify_instance_metadata_options = modify

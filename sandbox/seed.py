@@ -33,9 +33,10 @@ from typing import Any
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
+
+from drift_repair.aws.config import ConfigItemFetcher
 from drift_repair.core import compare as cmp
 from drift_repair.core import terraform
-from drift_repair.core.config_items import ActualIndex, parse_item
 from drift_repair.core.environment import REPO_ROOT, EnvironmentConfig, load_environment
 from drift_repair.core.mappings import MappingSet, load_mappings
 from drift_repair.core.models import UNKNOWN_VALUE
@@ -351,8 +352,18 @@ class Seeder:
         }
         if tags:
             kwargs["TagSpecifications"] = [{"ResourceType": "instance", "Tags": tags}]
+        if v.get("ebs_optimized") is not None:
+            kwargs["EbsOptimized"] = bool(v["ebs_optimized"])
+        if isinstance(v.get("key_name"), str) and v["key_name"]:
+            self._key_pair(v["key_name"])
+            kwargs["KeyName"] = v["key_name"]
         instance = ec2.run_instances(**kwargs)["Instances"][0]["InstanceId"]
         self.ids[v["id"]] = instance
+
+    def _key_pair(self, name: str) -> None:
+        ec2 = self.client("ec2")
+        if not ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [name]}])["KeyPairs"]:
+            ec2.create_key_pair(KeyName=name)
 
     def db_instance(self, r: TerraformResource) -> None:
         v = r.values
@@ -378,6 +389,7 @@ class Seeder:
             "StorageEncrypted": bool(v.get("storage_encrypted")),
             "DeletionProtection": bool(v.get("deletion_protection")),
             "BackupRetentionPeriod": int(v.get("backup_retention_period") or 0),
+            "AutoMinorVersionUpgrade": bool(v.get("auto_minor_version_upgrade", True)),
             "Tags": [{"Key": k, "Value": str(t)} for k, t in (v.get("tags") or {}).items()],
         }
         for key, tf_key in (
@@ -793,63 +805,22 @@ def choose(candidates: list[Drift], count: int, named: list[str]) -> list[Drift]
 # --------------------------------------------------------------------------- detection (verify)
 
 
-def fetch_actual(
-    endpoint: str, env: EnvironmentConfig, targets: list[cmp.Target]
-) -> tuple[ActualIndex, dict[tuple[str, str], str]]:
-    """Config items (BatchGetResourceConfig, 100 keys a call) and compliance for the targets."""
-    session = dict(
-        endpoint_url=endpoint, region_name=env.region, aws_access_key_id=env.account_id, aws_secret_access_key="sandbox"
-    )
-    cfg = boto3.client("config", **session)  # type: ignore[call-overload]
-    keys: list[dict[str, str]] = []
-    for lookup in cmp.lookups(targets):
-        for value in sorted(lookup.values):
-            if lookup.id_field == "resourceName":
-                found = cfg.list_discovered_resources(resourceType=lookup.config_resource_type, resourceName=value)
-                keys += [
-                    {"resourceType": i["resourceType"], "resourceId": i["resourceId"]}
-                    for i in found["resourceIdentifiers"]
-                ]
-            else:
-                keys.append({"resourceType": lookup.config_resource_type, "resourceId": value})
-    index = ActualIndex()
-    pending = keys
-    while pending:
-        batch, pending = pending[:100], pending[100:]
-        response = cfg.batch_get_resource_config(resourceKeys=batch)
-        for raw in response["baseConfigurationItems"]:
-            index.add(parse_item(raw))
-        pending = list(response.get("unprocessedResourceKeys") or []) + pending
-    compliance: dict[tuple[str, str], str] = {}
-    rules = sorted({a.config_rule for t in targets for a in t.mapping.attributes if a.config_rule})
-    existing = {r["ConfigRuleName"] for r in cfg.describe_config_rules().get("ConfigRules", [])}
-    for rule in rules:
-        if rule not in existing:
-            continue
-        token = None
-        while True:
-            kwargs: dict[str, Any] = {"ConfigRuleName": rule, "Limit": 100}
-            if token:
-                kwargs["NextToken"] = token
-            page = cfg.get_compliance_details_by_config_rule(**kwargs)
-            for result in page["EvaluationResults"]:
-                q = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
-                compliance[(rule, q["ResourceId"])] = result["ComplianceType"]
-            token = page.get("NextToken")
-            if not token:
-                break
-    return index, compliance
-
-
 def detect(endpoint: str, env: EnvironmentConfig, plan_path: str | Path) -> cmp.CompareResult:
-    """The core's detection against the sandbox's AWS Config, for the seeded plan copy."""
+    """The project's detection (core compare over the Config fetcher's items) against the sandbox."""
     document = terraform.load(plan_path)
     targets = cmp.build_targets(document, load_mappings(), env.context)
-    index, compliance = fetch_actual(endpoint, env, targets)
-    return cmp.compare(targets, index, compliance)
-
-
-# --------------------------------------------------------------------------- command
+    client = boto3.client(
+        "config",
+        endpoint_url=endpoint,
+        region_name=env.region,
+        aws_access_key_id=env.account_id,
+        aws_secret_access_key="sandbox",
+    )
+    fetcher = ConfigItemFetcher(client)
+    index = fetcher.fetch(cmp.lookups(targets))
+    existing = {r["ConfigRuleName"] for r in client.describe_config_rules().get("ConfigRules", [])}
+    rules = sorted({a.config_rule for t in targets for a in t.mapping.attributes if a.config_rule} & existing)
+    return cmp.compare(targets, index, fetcher.compliance(rules))
 
 
 def _say(text: str) -> None:

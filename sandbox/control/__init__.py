@@ -99,6 +99,10 @@ class Control:
             except Exception:  # identification must never break a request
                 log.exception("sandbox: could not identify a request to %s", path)
                 return inner(environ, start_response)
+            # One account rule for the whole sandbox: the caller's account is the one its access key names
+            # (sandbox.server.account_for_access_key). moto would put every key it did not issue itself in
+            # its default account; its x-moto-account-id header makes it agree with the sandbox's handlers.
+            environ.setdefault("HTTP_X_MOTO_ACCOUNT_ID", call.account_id)
             return self.handle(call, inner, environ, start_response)
 
         return app
