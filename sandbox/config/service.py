@@ -84,7 +84,10 @@ class ConfigService:
         status["FirstEvaluationStarted"] = True
         managed = rl.managed_rule(rule)
         if managed is None:
-            self._invoke_custom(state, rule, None)
+            if rl.is_periodic(rule):
+                self._invoke_custom(state, rule, None)
+            if rl.is_change_triggered(rule):
+                self._evaluate_items(state, rule, state.current_items(), full=True)
         elif managed.account_check is not None:
             verdict = managed.account_check(account_id, region, rl.rule_parameters(rule))
             with self.recorder.lock:
