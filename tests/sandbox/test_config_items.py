@@ -176,7 +176,10 @@ def test_deleting_default_encryption_restores_sse_s3(aws: Clients) -> None:
         },
     )
     aws.s3.delete_bucket_encryption(Bucket=bucket)
-    path = "supplementaryConfiguration.ServerSideEncryptionConfiguration.rules[0].applyServerSideEncryptionByDefault.sseAlgorithm"
+    path = (
+        "supplementaryConfiguration.ServerSideEncryptionConfiguration.rules[0]"
+        ".applyServerSideEncryptionByDefault.sseAlgorithm"
+    )
     assert _value(_item(aws, "AWS::S3::Bucket", bucket), path) == "AES256"
 
 

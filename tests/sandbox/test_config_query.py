@@ -32,7 +32,8 @@ def test_select_fields_with_where_on_type_and_supplementary_configuration(estate
     rows = _select(
         estate,
         "SELECT resourceId, supplementaryConfiguration.BucketVersioningConfiguration.status "
-        "WHERE resourceType = 'AWS::S3::Bucket' AND supplementaryConfiguration.BucketVersioningConfiguration.status = 'Enabled'",
+        "WHERE resourceType = 'AWS::S3::Bucket' "
+        "AND supplementaryConfiguration.BucketVersioningConfiguration.status = 'Enabled'",
     )
     assert rows == [
         {
@@ -53,12 +54,14 @@ def test_select_fields_with_where_on_type_and_supplementary_configuration(estate
 def test_or_in_and_parentheses(estate: Clients) -> None:
     rows = _select(
         estate,
-        "SELECT resourceId WHERE resourceType = 'AWS::S3::Bucket' AND (resourceId = 'q-alpha' OR resourceId IN ('q-echo', 'q-zulu'))",
+        "SELECT resourceId WHERE resourceType = 'AWS::S3::Bucket' "
+        "AND (resourceId = 'q-alpha' OR resourceId IN ('q-echo', 'q-zulu'))",
     )
     assert [r["resourceId"] for r in rows] == ["q-alpha", "q-echo"]
     kinds = _select(
         estate,
-        "SELECT resourceType WHERE resourceType IN ('AWS::KMS::Key', 'AWS::S3::Bucket') AND configuration.enabled = true",
+        "SELECT resourceType WHERE resourceType IN ('AWS::KMS::Key', 'AWS::S3::Bucket') "
+        "AND configuration.enabled = true",
     )
     assert kinds == [{"resourceType": "AWS::KMS::Key"}]
 
