@@ -108,47 +108,54 @@ class Recorder:
             self.states.clear()
 
     def sync(self, account_id: str, region: str) -> list[RecordedItem]:
-        """Record a new item for every resource that appeared, changed or disappeared; return them."""
-        view = recorder_view(account_id, region)
-        if not view.recording:
-            return []
-        live = ci.current_resources(account_id, region, view.types)
-        state = self.state(account_id, region)
-        new: list[RecordedItem] = []
+        """Record a new item for every resource that appeared, changed or disappeared; return them.
+
+        The whole look (read the live state, compare, record) holds the lock: a look that read the
+        state before a change must not record after a look that read it after, or the history would
+        end on the older state.
+        """
         with self.lock:
-            now = dt.datetime.now(dt.UTC)
-            seen: set[tuple[str, str]] = set()
-            for resource in live:
-                seen.add(resource.key)
-                last = state.latest(resource.key)
-                fingerprint = resource.fingerprint()
-                if last is not None and not last.is_deleted and last.fingerprint == fingerprint:
-                    continue
-                status = "ResourceDiscovered" if last is None or last.is_deleted else "OK"
-                item = _recorded(resource, account_id, status, now, state.next_state_id(), fingerprint)
-                state.history.setdefault(resource.key, []).append(item)
-                new.append(item)
-            for key, items in state.history.items():
-                last = items[-1]
-                if key in seen or last.is_deleted or not view.records(key[0]):
-                    continue
-                gone = RecordedItem(
-                    state=None,
-                    resource_type=last.resource_type,
-                    resource_id=last.resource_id,
-                    resource_name=last.resource_name,
-                    arn=last.arn,
-                    region=last.region,
-                    account_id=account_id,
-                    status="ResourceDeleted",
-                    capture_time=now,
-                    state_id=state.next_state_id(),
-                    fingerprint="",
-                    created=last.created,
-                    availability_zone=last.availability_zone,
-                )
-                items.append(gone)
-                new.append(gone)
+            view = recorder_view(account_id, region)
+            if not view.recording:
+                return []
+            live = ci.current_resources(account_id, region, view.types)
+            return self._record(self.state(account_id, region), live, view)
+
+    def _record(self, state: RegionState, live: list[ResourceState], view: RecorderView) -> list[RecordedItem]:
+        new: list[RecordedItem] = []
+        now = dt.datetime.now(dt.UTC)
+        seen: set[tuple[str, str]] = set()
+        for resource in live:
+            seen.add(resource.key)
+            last = state.latest(resource.key)
+            fingerprint = resource.fingerprint()
+            if last is not None and not last.is_deleted and last.fingerprint == fingerprint:
+                continue
+            status = "ResourceDiscovered" if last is None or last.is_deleted else "OK"
+            item = _recorded(resource, state.account_id, status, now, state.next_state_id(), fingerprint)
+            state.history.setdefault(resource.key, []).append(item)
+            new.append(item)
+        for key, items in state.history.items():
+            last = items[-1]
+            if key in seen or last.is_deleted or not view.records(key[0]):
+                continue
+            gone = RecordedItem(
+                state=None,
+                resource_type=last.resource_type,
+                resource_id=last.resource_id,
+                resource_name=last.resource_name,
+                arn=last.arn,
+                region=last.region,
+                account_id=state.account_id,
+                status="ResourceDeleted",
+                capture_time=now,
+                state_id=state.next_state_id(),
+                fingerprint="",
+                created=last.created,
+                availability_zone=last.availability_zone,
+            )
+            items.append(gone)
+            new.append(gone)
         return new
 
 

@@ -16,6 +16,7 @@ caller from its access key. Nothing here changes the request: the body is read a
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -188,6 +189,8 @@ class Call:
     def mutating(self) -> bool:
         if self.protocol == "s3":
             return not self.operation.startswith(("Get", "List", "Head"))
+        if self.operation.startswith(("GET ", "HEAD ")):  # an unidentified REST read
+            return False
         if self.operation in READ_ONLY_OPERATIONS:
             return False
         return not self.operation.startswith(READ_ONLY_PREFIXES)
@@ -312,6 +315,45 @@ def response_resources(body: bytes) -> list[tuple[str, str]]:
     return out
 
 
+@functools.cache
+def _rest_routes(service: str) -> tuple[tuple[str, re.Pattern[str], frozenset[str], str], ...]:
+    """(method, path pattern, required query keys, operation) of a REST service, from botocore's model."""
+    try:
+        model = _botocore_session().get_service_model(service)
+    except Exception:  # not a botocore service name: the call keeps its method-and-path label
+        return ()
+    if model.protocol not in ("rest-json", "rest-xml"):
+        return ()
+    routes = []
+    for name in model.operation_names:
+        http = model.operation_model(name).http
+        path, _, query = str(http.get("requestUri", "/")).partition("?")
+        pattern = re.sub(r"\\\{[^}]+?\\\+\\\}", "(.+)", re.escape(path))
+        pattern = re.sub(r"\\\{[^}]+?\\\}", "([^/]+)", pattern)
+        keys = frozenset(k.split("=", 1)[0] for k in query.split("&") if k)
+        routes.append((str(http.get("method", "GET")), re.compile(f"^{pattern}/?$"), keys, name))
+    # the most literal route first: /functions/{Name}/policy before /functions/{Name}
+    routes.sort(key=lambda r: (-len(re.sub(r"\(.*?\)", "", r[1].pattern)), -len(r[2])))
+    return tuple(routes)
+
+
+@functools.cache
+def _botocore_session() -> Any:
+    import botocore.session  # noqa: PLC0415 - loaded only when a REST service is first called
+
+    return botocore.session.get_session()
+
+
+def rest_operation(service: str, method: str, path: str, query: dict[str, Any]) -> str | None:
+    """The operation of a REST-JSON / REST-XML request (Lambda, API Gateway...), by botocore's routes."""
+    if not service:
+        return None
+    for route_method, pattern, keys, name in _rest_routes(service):
+        if route_method == method and pattern.match(path) and keys <= set(query):
+            return name
+    return None
+
+
 def identify(environ: dict[str, Any]) -> Call:
     """Identify the request in ``environ`` (reading its body, then putting it back for the next reader)."""
     method = environ.get("REQUEST_METHOD", "GET").upper()
@@ -361,6 +403,7 @@ def identify(environ: dict[str, Any]) -> Call:
         call.params = {k: v for k, v in query.items() if not k.startswith("X-Amz-")}
         return call
     else:
-        call.operation = f"{method} {environ.get('PATH_INFO', '/')}"
+        path = environ.get("PATH_INFO", "/")
+        call.operation = rest_operation(call.service, method, path, query) or f"{method} {path}"
     call.resources = _resources(call.service, call.operation, call.params, call.account_id)
     return call

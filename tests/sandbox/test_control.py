@@ -252,6 +252,15 @@ def test_record_knows_query_and_json_operations_and_created_ids(sb: Any) -> None
     assert sb.admin("GET", "/calls")["calls"] == []
 
 
+def test_rest_json_operations_are_identified(sb: Any) -> None:
+    from tests.sandbox.test_config_rules import _lambda_function
+
+    _lambda_function(_clients(sb), "identified")
+    client(sb, "lambda").get_function(FunctionName="identified")
+    assert [c["operation"] for c in sb.admin("GET", "/calls?service=lambda")["calls"]] == ["CreateFunction"]
+    assert sb.admin("GET", "/calls/stats")["operations"]["lambda:GetFunction"]["total"] == 1
+
+
 def test_throttled_and_faulted_mutations_are_recorded_as_errors(sb: Any) -> None:
     sb.admin("POST", "/faults", {"operation": "CreateKey", "error": "KMSInternalException", "status": 500})
     with pytest.raises(ClientError):
