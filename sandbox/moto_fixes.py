@@ -61,7 +61,7 @@ def _fix_s3() -> None:
         if S3_DEFAULT_ENCRYPTION["enabled"]:
             self.encryption = default_sse()
 
-    FakeBucket.__init__ = init  # type: ignore[method-assign]
+    FakeBucket.__init__ = init
 
     original_delete = S3Backend.delete_bucket_encryption
 
@@ -71,7 +71,7 @@ def _fix_s3() -> None:
         if S3_DEFAULT_ENCRYPTION["enabled"]:
             self.get_bucket(bucket_name).encryption = default_sse()
 
-    S3Backend.delete_bucket_encryption = delete_encryption  # type: ignore[method-assign]
+    S3Backend.delete_bucket_encryption = delete_encryption
 
 
 def _fix_rds() -> None:
@@ -83,7 +83,7 @@ def _fix_rds() -> None:
         original_init(self, *args, **kwargs)
         self.dbi_resource_id = new_dbi_resource_id()
 
-    DBInstance.__init__ = init  # type: ignore[method-assign]
+    DBInstance.__init__ = init
 
 
 def _fix_ec2_metadata_options() -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from sandbox import moto_fixes
 from sandbox.config.api import SERVICE, TARGET_PREFIX, ConfigApi

@@ -197,6 +197,7 @@ class ConfigService:
         """
         token = secrets.token_urlsafe(24)
         now = _now()
+        invoking: dict[str, Any]
         if item is None:
             invoking = {
                 "awsAccountId": state.account_id,

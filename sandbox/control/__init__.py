@@ -156,8 +156,8 @@ class Control:
                 close()
         status = int(captured.get("status", 200))
         if status >= 400:
-            code, message = errors.parse_error(captured.get("headers", []), body)
-            self.record.add(call, status, code, message)
+            error_code, error_message = errors.parse_error(captured.get("headers", []), body)
+            self.record.add(call, status, error_code, error_message)
             self.record.count(call, "error")
         else:
             self.record.add(call, status, None, None, response_resources(body))
