@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from config_support import REGION, Clients, clients_for, db, network, start_recorder
 
 from drift_repair.core.config_items import parse_item
 from drift_repair.core.paths import compile_path
-from tests.sandbox.conftest import REGION, Clients, _clients, start_recorder
 
 pytestmark = pytest.mark.sandbox
 
@@ -42,7 +42,7 @@ def test_without_a_recorder_config_refuses_to_list(sb: Any) -> None:
 
 
 def test_nothing_is_recorded_until_the_recorder_starts(sb: Any) -> None:
-    aws = _clients(sb)
+    aws = clients_for(sb)
     bucket = aws.bucket()
     aws.config.put_configuration_recorder(
         ConfigurationRecorder={"name": "default", "roleARN": "arn:aws:iam::123456789012:role/c"}
@@ -77,7 +77,7 @@ def test_changes_made_while_stopped_are_not_recorded(aws: Clients) -> None:
 
 
 def test_recording_group_limits_what_is_recorded(sb: Any) -> None:
-    aws = _clients(sb)
+    aws = clients_for(sb)
     bucket = aws.bucket()
     aws.config.put_configuration_recorder(
         ConfigurationRecorder={
@@ -183,34 +183,8 @@ def test_deleting_default_encryption_restores_sse_s3(aws: Clients) -> None:
     assert _value(_item(aws, "AWS::S3::Bucket", bucket), path) == "AES256"
 
 
-def _network(aws: Clients) -> tuple[str, str]:
-    vpc = aws.ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
-    zones = [z["ZoneName"] for z in aws.ec2.describe_availability_zones()["AvailabilityZones"]][:2]
-    subnets = [
-        aws.ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{i}.0/24", AvailabilityZone=z)["Subnet"]["SubnetId"]
-        for i, z in enumerate(zones)
-    ]
-    return vpc, subnets[0]
-
-
-def _db(aws: Clients, name: str, **overrides: Any) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {
-        "DBInstanceIdentifier": name,
-        "DBInstanceClass": "db.t4g.medium",
-        "Engine": "postgres",
-        "AllocatedStorage": 20,
-        "MasterUsername": "app",
-        "MasterUserPassword": "sandbox-password-1",
-        "BackupRetentionPeriod": 7,
-        "PubliclyAccessible": False,
-    }
-    kwargs.update(overrides)
-    aws.rds.create_db_instance(**kwargs)
-    return aws.rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]  # type: ignore[no-any-return]
-
-
 def test_rds_item_is_keyed_by_dbi_resource_id(aws: Clients) -> None:
-    first, second = _db(aws, "orders-db"), _db(aws, "billing-db", DeletionProtection=True, MultiAZ=True)
+    first, second = db(aws, "orders-db"), db(aws, "billing-db", DeletionProtection=True, MultiAZ=True)
     assert first["DbiResourceId"] != second["DbiResourceId"]  # each instance has its own
     item = _item(aws, "AWS::RDS::DBInstance", second["DbiResourceId"])
     assert item["resourceName"] == "billing-db"
@@ -230,7 +204,7 @@ def test_rds_item_is_keyed_by_dbi_resource_id(aws: Clients) -> None:
 
 
 def test_ec2_instance_security_group_and_flow_log_items(aws: Clients) -> None:
-    vpc, subnet = _network(aws)
+    vpc, subnet = network(aws)
     group = aws.ec2.create_security_group(GroupName="web", Description="web tier", VpcId=vpc)["GroupId"]
     aws.ec2.authorize_security_group_ingress(
         GroupId=group,
@@ -379,7 +353,7 @@ def test_list_discovered_resources_pages_and_limits(aws: Clients) -> None:
 def test_accounts_are_separate(sb: Any) -> None:
     other = sb.client("config", aws_access_key_id="210987654321")
     start_recorder(other, sb.client("s3", aws_access_key_id="210987654321"), bucket="config-delivery-other")
-    default = _clients(sb)
+    default = clients_for(sb)
     with pytest.raises(ClientError) as exc:  # the default account has no recorder
         default.config.list_discovered_resources(resourceType="AWS::S3::Bucket")
     assert _code(exc) == "NoAvailableConfigurationRecorderException"

@@ -6,8 +6,7 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
-
-from tests.sandbox.conftest import Clients
+from config_support import Clients
 
 pytestmark = pytest.mark.sandbox
 

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-
-from tests.sandbox.conftest import Clients, FakeAutomationEngine, LocalSandbox
+from config_support import Clients, FakeAutomationEngine, LocalSandbox
 
 pytestmark = pytest.mark.sandbox
 

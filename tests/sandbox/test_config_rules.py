@@ -6,16 +6,12 @@ rules follow a change by themselves; periodic rules only when run (StartConfigRu
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-
-from tests.sandbox.conftest import ACCOUNT, Clients
-from tests.sandbox.test_config_items import _db, _network
+from config_support import ACCOUNT, Clients, db, lambda_function, network
 
 pytestmark = pytest.mark.sandbox
 
@@ -105,22 +101,22 @@ def test_s3_bucket_level_public_access_prohibited(aws: Clients) -> None:
 
 def test_db_instance_backup_enabled(aws: Clients) -> None:
     name = rule(aws, "db-backup", "DB_INSTANCE_BACKUP_ENABLED", backupRetentionMinimum="7")
-    db = _db(aws, "backed-up", BackupRetentionPeriod=7)
-    assert compliance(aws, name, "AWS::RDS::DBInstance", db["DbiResourceId"]) == "COMPLIANT"
+    instance = db(aws, "backed-up", BackupRetentionPeriod=7)
+    assert compliance(aws, name, "AWS::RDS::DBInstance", instance["DbiResourceId"]) == "COMPLIANT"
     aws.rds.modify_db_instance(DBInstanceIdentifier="backed-up", BackupRetentionPeriod=1, ApplyImmediately=True)
-    assert compliance(aws, name, "AWS::RDS::DBInstance", db["DbiResourceId"]) == "NON_COMPLIANT"
+    assert compliance(aws, name, "AWS::RDS::DBInstance", instance["DbiResourceId"]) == "NON_COMPLIANT"
     plain = rule(aws, "db-backup-any", "DB_INSTANCE_BACKUP_ENABLED")
-    assert compliance(aws, plain, "AWS::RDS::DBInstance", db["DbiResourceId"]) == "COMPLIANT"  # 1 day is on
+    assert compliance(aws, plain, "AWS::RDS::DBInstance", instance["DbiResourceId"]) == "COMPLIANT"  # 1 day is on
     aws.rds.modify_db_instance(DBInstanceIdentifier="backed-up", BackupRetentionPeriod=0, ApplyImmediately=True)
-    assert compliance(aws, plain, "AWS::RDS::DBInstance", db["DbiResourceId"]) == "NON_COMPLIANT"
+    assert compliance(aws, plain, "AWS::RDS::DBInstance", instance["DbiResourceId"]) == "NON_COMPLIANT"
 
 
 def test_rds_instance_public_access_check(aws: Clients) -> None:
     name = rule(aws, "rds-public", "RDS_INSTANCE_PUBLIC_ACCESS_CHECK")
-    db = _db(aws, "private-db", PubliclyAccessible=False)
-    assert compliance(aws, name, "AWS::RDS::DBInstance", db["DbiResourceId"]) == "COMPLIANT"
+    instance = db(aws, "private-db", PubliclyAccessible=False)
+    assert compliance(aws, name, "AWS::RDS::DBInstance", instance["DbiResourceId"]) == "COMPLIANT"
     aws.rds.modify_db_instance(DBInstanceIdentifier="private-db", PubliclyAccessible=True, ApplyImmediately=True)
-    assert compliance(aws, name, "AWS::RDS::DBInstance", db["DbiResourceId"]) == "NON_COMPLIANT"
+    assert compliance(aws, name, "AWS::RDS::DBInstance", instance["DbiResourceId"]) == "NON_COMPLIANT"
 
 
 # --------------------------------------------------------------------------- periodic rules
@@ -161,7 +157,7 @@ def test_ec2_ebs_encryption_by_default_reports_the_account(aws: Clients) -> None
 
 
 def test_vpc_flow_logs_enabled(aws: Clients) -> None:
-    logged, _subnet = _network(aws)
+    logged, _subnet = network(aws)
     bare = aws.ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
     destination = f"arn:aws:s3:::{aws.bucket()}"
     aws.ec2.create_flow_logs(
@@ -184,7 +180,7 @@ def test_vpc_flow_logs_enabled(aws: Clients) -> None:
 
 
 def test_ec2_imdsv2_check(aws: Clients) -> None:
-    _vpc, subnet = _network(aws)
+    _vpc, subnet = network(aws)
     image = aws.ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     instance = aws.ec2.run_instances(
         ImageId=image, MinCount=1, MaxCount=1, SubnetId=subnet, MetadataOptions={"HttpTokens": "required"}
@@ -311,28 +307,9 @@ def test_start_evaluation_once_a_minute_when_quotas_are_on(aws: Clients) -> None
 # --------------------------------------------------------------------------- custom rules
 
 
-def _lambda_function(aws: Clients, name: str) -> str:
-    """The custom rule's function must exist (AWS checks it can invoke it); its code never runs here."""
-    iam = aws.sandbox.client("iam")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("handler.py", "def handler(event, context):\n    return None\n")
-    function = aws.sandbox.client("lambda").create_function(
-        FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.handler", Code={"ZipFile": code.getvalue()}
-    )
-    return str(function["FunctionArn"])
-
-
 def test_custom_rule_invocation_answered_with_put_evaluations(aws: Clients) -> None:
     bucket = aws.bucket("custom-target")
-    function = _lambda_function(aws, "check")
+    function = lambda_function(aws, "check")
     aws.config.put_config_rule(
         ConfigRule={
             "ConfigRuleName": "custom",

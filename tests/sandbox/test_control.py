@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from config_support import REGION, Clients, clients_for
 
 from tests.conftest import start_sandbox, stop_sandbox
-from tests.sandbox.conftest import REGION, Clients, _clients
 
 pytestmark = pytest.mark.sandbox
 
@@ -167,7 +167,7 @@ def test_fault_fails_the_next_n_calls_then_clears(sb: Any) -> None:
 
 
 def test_fault_on_one_resource_and_on_a_json_operation(sb: Any) -> None:
-    aws = _clients(sb)
+    aws = clients_for(sb)
     target, other = aws.bucket("fault-target"), aws.bucket("fault-other")
     sb.admin(
         "POST",
@@ -253,9 +253,9 @@ def test_record_knows_query_and_json_operations_and_created_ids(sb: Any) -> None
 
 
 def test_rest_json_operations_are_identified(sb: Any) -> None:
-    from tests.sandbox.test_config_rules import _lambda_function
+    from config_support import lambda_function
 
-    _lambda_function(_clients(sb), "identified")
+    lambda_function(clients_for(sb), "identified")
     client(sb, "lambda").get_function(FunctionName="identified")
     assert [c["operation"] for c in sb.admin("GET", "/calls?service=lambda")["calls"]] == ["CreateFunction"]
     assert sb.admin("GET", "/calls/stats")["operations"]["lambda:GetFunction"]["total"] == 1
@@ -273,7 +273,7 @@ def test_throttled_and_faulted_mutations_are_recorded_as_errors(sb: Any) -> None
 
 
 def test_lookup_events_is_served_from_the_record(sb: Any) -> None:
-    aws: Clients = _clients(sb)
+    aws: Clients = clients_for(sb)
     bucket = aws.bucket("trail-of-calls")
     aws.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     aws.s3.put_object(Bucket=bucket, Key="k", Body=b"data")  # a data event: not in LookupEvents
