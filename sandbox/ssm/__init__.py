@@ -12,7 +12,6 @@ moto implements SSM documents but none of Automation's execution API. ``install(
     documents.py      AWS-owned documents (aws_documents/*.yaml) in every moto SSM backend, Owner Amazon;
                       Automation content AWS refuses is refused at CreateDocument / UpdateDocument
     clock.py          time, with a scale so tests can shorten sleeps and timeouts
-    moto_compat.py    unique RDS DbiResourceIds (the AWS-owned RDS runbooks look instances up by it)
 
 The runbook model itself (parsing, references, parameter and output rules) is the project's pure core,
 ``drift_repair.core.runbook`` and ``drift_repair.core.runbook_eval``, shared with ``runbook lint``.
@@ -26,8 +25,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandbox import moto_fixes
 from sandbox.server import SandboxApp
-from sandbox.ssm import api, documents, moto_compat
+from sandbox.ssm import api, documents
 from sandbox.ssm.engine import AutomationEngine
 
 __all__ = ["AutomationEngine", "install"]
@@ -36,7 +36,7 @@ __all__ = ["AutomationEngine", "install"]
 def install(app: SandboxApp) -> None:
     documents.install_amazon_documents()
     documents.install_creation_checks(app)
-    moto_compat.unique_dbi_resource_ids()
+    moto_fixes.apply()  # unique DbiResourceIds: the AWS-owned RDS runbooks look instances up by them
     engine = AutomationEngine(endpoint=lambda: app.self_url)
     api.register(app, engine)
     app.services["ssm_automation"] = engine
