@@ -16,10 +16,12 @@ from config_support import Clients, FakeAutomationEngine, LocalSandbox, clients_
 
 
 @pytest.fixture
-def sb(sandbox: Any) -> Any:
-    """The session sandbox, emptied: no resources, no Config, no record, no faults, quotas off."""
+def sb(sandbox: Any) -> Iterator[Any]:
+    """The session sandbox, emptied: no resources, no Config, no record, no faults, quotas off. Emptied again
+    afterwards, so that quotas or faults a test switched on never leak into the tests that follow."""
     sandbox.reset()
-    return sandbox
+    yield sandbox
+    sandbox.reset()
 
 
 @pytest.fixture
