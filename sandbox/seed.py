@@ -41,6 +41,7 @@ from drift_repair.core.environment import REPO_ROOT, EnvironmentConfig, load_env
 from drift_repair.core.mappings import MappingSet, load_mappings
 from drift_repair.core.models import UNKNOWN_VALUE
 from drift_repair.core.terraform import TerraformResource
+from drift_repair.runstore import var_dir
 
 log = logging.getLogger("sandbox.seed")
 
@@ -65,7 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"sandbox URL (default {DEFAULT_ENDPOINT}, or SANDBOX_ENDPOINT_URL)",
     )
     parser.add_argument(
-        "--out", default=None, help="where to write the plan copy (default var/sandbox/<env>/plan.json)"
+        "--out",
+        default=None,
+        help="where to write the plan copy (default $DRIFT_REPAIR_VAR_DIR/sandbox/<env>/plan.json)",
     )
     parser.add_argument("--verify", action="store_true", help="run detection afterwards and print the NG count")
     parser.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
@@ -507,8 +510,11 @@ def module_values(env: EnvironmentConfig) -> dict[str, list[str]]:
     return {
         "automation_role_arn": [f"arn:aws:iam::{env.account_id}:role/drift-repair-automation-{env.name}"],
         "evidence_bucket": [env.evidence_bucket or f"drift-repair-evidence-{env.account_id}-{env.name}"],
-        "approvers": [u["id"] for u in env.approval.assigned_users] or ["admin"],
-        "min_required_approvals": [str(env.approval.required_approvers)],
+        # The runbooks' aws:approve step waits for the principal the DAG signals with (the module's
+        # approver_arns: the Airflow workers' role). In the sandbox that is the access key of the Airflow
+        # connection. People approve in Airflow (two of them in prod); SSM counts principals: 1.
+        "approvers": [os.environ.get("SANDBOX_APPROVER", "testing")],
+        "min_required_approvals": ["1"],
     }
 
 
@@ -843,7 +849,7 @@ def run(args: argparse.Namespace) -> int:
     resources = build(seeder, document, mappings)
     present = {mappings.by_terraform_type[r.type].config_resource_type for r in resources}
     rules = turn_on_config(seeder, mappings, present)
-    out = Path(args.out) if args.out else REPO_ROOT / "var" / "sandbox" / env.name / "plan.json"
+    out = Path(args.out) if args.out else var_dir() / "sandbox" / env.name / "plan.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(replace_ids(raw, seeder.ids), indent=2) + "\n", encoding="utf-8")
     drifts = choose(drift_candidates(seeder, resources, mappings), args.drift, named) if (args.drift or named) else []

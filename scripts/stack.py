@@ -138,26 +138,11 @@ class Stack:
 
     def seed(self, environment: str = "dev", drift: int = 3, extra: Iterable[str] = ()) -> str:
         self.log(f"seeding {environment} in the sandbox with {drift} drifted attributes")
-        out = subprocess.run(
-            [
-                PY,
-                "-m",
-                "sandbox",
-                "seed",
-                "--env",
-                environment,
-                "--drift",
-                str(drift),
-                "--endpoint",
-                self.sandbox_url,
-                *extra,
-            ],
-            cwd=ROOT,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        # The seed reads the environment's own plan and writes the copy with the sandbox's ids, which the DAGs
+        # then read (DRIFT_REPAIR_<ENV>_PLAN_JSON): that override must not apply to the seed itself.
+        env = {k: v for k, v in self.env().items() if not (k.startswith("DRIFT_REPAIR_") and k.endswith("_PLAN_JSON"))}
+        cmd = [PY, "-m", "sandbox", "seed", "--env", environment, "--drift", str(drift), "--endpoint", self.sandbox_url]
+        out = subprocess.run([*cmd, *extra], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
         if out.returncode != 0:
             raise StackError(f"seed failed:\n{out.stdout}\n{out.stderr}")
         return out.stdout
