@@ -13,12 +13,13 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_DEFAULT_REGION ?= ap-northeast-1
 
-.PHONY: help venv test lint typecheck unit demo bench clean
+.PHONY: help venv test lint typecheck unit demo bench clean checkov checkov-venv
 
 help:
 	@echo "make demo   - run the closed loop offline against the sandbox (sets everything up)"
 	@echo "make test   - lint, type-check and run every test"
 	@echo "make bench  - benchmarks; results in bench/results/"
+	@echo "make checkov - checkov over include/terraform (own virtual environment .venv-checkov)"
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +28,21 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@touch $@
 
 venv: $(STAMP)
+
+# checkov pins libraries Airflow pins differently, so it gets a virtual environment of its own.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@touch $@
+
+checkov-venv: $(CHECKOV_STAMP)
+
+# Zero failed checks; every skip is in include/terraform/.checkov.yaml with its reason.
+checkov: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov --config-file include/terraform/.checkov.yaml
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -50,4 +66,4 @@ bench: $(STAMP)
 	$(PY) bench/detect.py --resources 50000 --out bench/results/detect.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -2,44 +2,34 @@
 # Encrypted with this module's KMS key, versioned, never public, object-locked so evidence cannot be
 # rewritten or removed during its retention.
 
-data "aws_iam_policy_document" "kms" {
-  # Key policies need the account statement, or nobody (not even IAM administrators) can manage the key.
-  statement {
-    sid       = "AccountAdministersTheKeyThroughIam"
-    actions   = ["kms:*"]
-    resources = ["*"] # in a key policy, "*" means this key
-
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
-    }
-  }
-
-  # EventBridge publishes to the encrypted SNS topic, so it needs the key.
-  statement {
-    sid       = "EventBridgePublishesToTheTopic"
-    actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
-    resources = ["*"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
 resource "aws_kms_key" "drift_repair" {
   description             = "drift-repair ${var.environment}: evidence bucket and notification topic"
   enable_key_rotation     = true
   deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.kms.json
-  tags                    = local.tags
+  # A key policy is a resource policy: its Resource is always "*", meaning this key.
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        # Without the account statement nobody, not even IAM administrators, could manage the key.
+        Sid       = "AccountAdministersTheKeyThroughIam"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        # EventBridge publishes to the encrypted SNS topic, so it needs the key.
+        Sid       = "EventBridgePublishesToTheTopic"
+        Effect    = "Allow"
+        Principal = { Service = "events.amazonaws.com" }
+        Action    = ["kms:GenerateDataKey*", "kms:Decrypt"]
+        Resource  = "*"
+        Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+      },
+    ]
+  })
+  tags = local.tags
 }
 
 resource "aws_kms_alias" "drift_repair" {
