@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from drift_repair.core.mappings import load_mappings
 from tests.runbooks.support import load_runbook
@@ -26,33 +27,19 @@ def test_terraform_fmt_check_is_clean() -> None:
     assert result.returncode == 0, f"terraform fmt ({engine()}) wants changes:\n{result.output}"
 
 
-@pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Apply the catalog with the dev environment's values (no provider, local state in a temporary dir)."""
-    root = tmp_path_factory.mktemp("catalog")
-    tfvars = load_hcl(TERRAFORM_DIR / "environments" / "dev" / "terraform.tfvars")
-    module_values = {
-        "automation_role_arn": f"arn:aws:iam::{tfvars['account_id']}:role/drift-repair-automation-dev",
-        "evidence_bucket": tfvars["evidence_bucket_name"],
-        "approvers": tfvars["approver_arns"],
-        "min_required_approvals": tfvars["min_required_approvals"],
-        "loop_guard_window_hours": tfvars["loop_guard_window_hours"],
-        "loop_guard_max_per_window": tfvars["loop_guard_max_per_window"],
-    }
-    # The module's own default for expected_defaults, so the test sees what a deployment gets.
-    (variables,) = [
-        v["expected_defaults"]
-        for v in load_hcl(CATALOG_DIR.parent / "variables.tf")["variable"]
-        if "expected_defaults" in v
-    ]
+def _apply_catalog(
+    root: Path, mappings_dir: Path, module_values: dict[str, Any], defaults: dict[str, str]
+) -> dict[str, Any]:
+    """Apply the catalog module in ``root`` (no provider, local state) and return its outputs."""
+    root.mkdir(parents=True, exist_ok=True)
     config = {
         "module": {
             "catalog": {
                 "source": str(CATALOG_DIR),
-                "mappings_dir": str(REPO / "include" / "mappings"),
+                "mappings_dir": str(mappings_dir),
                 "runbooks_dir": str(REPO / "include" / "runbooks"),
                 "module_values": module_values,
-                "expected_defaults": variables["default"],
+                "expected_defaults": defaults,
             }
         },
         "output": {
@@ -63,7 +50,81 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     for args in (("init", "-input=false", "-no-color"), ("apply", "-auto-approve", "-input=false", "-no-color")):
         result = terraform(*args, cwd=root)
         assert result.returncode == 0, result.output
-    return output_json(root) | {"module_values": module_values, "expected_defaults": variables["default"]}
+    return output_json(root)
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The catalog as the dev environment deploys it: its tfvars and the module's default expected values."""
+    tfvars = load_hcl(TERRAFORM_DIR / "environments" / "dev" / "terraform.tfvars")
+    module_values = {
+        "automation_role_arn": f"arn:aws:iam::{tfvars['account_id']}:role/drift-repair-automation-dev",
+        "evidence_bucket": tfvars["evidence_bucket_name"],
+        "approvers": tfvars["approver_arns"],
+        "min_required_approvals": tfvars["min_required_approvals"],
+        "loop_guard_window_hours": tfvars["loop_guard_window_hours"],
+        "loop_guard_max_per_window": tfvars["loop_guard_max_per_window"],
+    }
+    (variables,) = [
+        v["expected_defaults"]
+        for v in load_hcl(CATALOG_DIR.parent / "variables.tf")["variable"]
+        if "expected_defaults" in v
+    ]
+    outputs = _apply_catalog(
+        tmp_path_factory.mktemp("catalog"), REPO / "include" / "mappings", module_values, variables["default"]
+    )
+    return outputs | {"module_values": module_values}
+
+
+def test_static_ssm_and_empty_expected_values_become_the_right_parameters(tmp_path: Path) -> None:
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    (mappings / "kms_key.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "config_resource_type": "AWS::KMS::Key",
+                "terraform": {"aws_kms_key": {"id": "key_id"}},
+                "attributes": [],
+                "rules": [
+                    {
+                        "name": "cmk-backing-key-rotation-enabled",
+                        "source_identifier": "CMK_BACKING_KEY_ROTATION_ENABLED",
+                        "input_parameters": {"threshold": 7},
+                        "remediation": {
+                            "runbook": "DriftRepair-KMS-EnableKeyRotation",
+                            "parameters": {
+                                "KeyId": {"resource_id": True},
+                                "LoopGuardMaxPerWindow": {"static": 5},
+                                "EvidenceBucketName": {"ssm_parameter": "/drift-repair/evidence-bucket"},
+                                "LoopGuardWindowHours": {"expected": "not_designed"},
+                                "Approvers": {"module": "approvers"},
+                            },
+                        },
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    outputs = _apply_catalog(tmp_path / "root", mappings, {"approvers": ["arn:aws:iam::123456789012:role/a"]}, {})
+    (rule,) = outputs["config_rules"].values()
+    assert rule["input_parameters"] == {"threshold": "7"}
+    parameters = outputs["remediations"]["cmk-backing-key-rotation-enabled"]["parameters"]
+    assert parameters == {
+        "KeyId": {"resource_value": "RESOURCE_ID", "static_value": None, "static_values": None},
+        "LoopGuardMaxPerWindow": {"resource_value": None, "static_value": "5", "static_values": None},
+        # Automation resolves Parameter Store references in parameter values when the execution starts.
+        "EvidenceBucketName": {
+            "resource_value": None,
+            "static_value": "{{ssm:/drift-repair/evidence-bucket}}",
+            "static_values": None,
+        },
+        "Approvers": {
+            "resource_value": None,
+            "static_value": None,
+            "static_values": ["arn:aws:iam::123456789012:role/a"],
+        },
+    }
 
 
 def test_every_mapping_rule_is_a_config_rule_and_every_config_rule_has_a_mapping(catalog: dict[str, Any]) -> None:

@@ -42,3 +42,8 @@ output "dag_settings" {
   description = "Everything the DAG reads, in one object."
   value       = module.drift_repair.dag_settings
 }
+
+output "airflow_policy_json" {
+  description = "Policy to attach to the Airflow workers' role (the approver in approver_arns)."
+  value       = module.drift_repair.airflow_policy_json
+}

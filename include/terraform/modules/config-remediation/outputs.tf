@@ -68,3 +68,8 @@ output "dag_settings" {
     min_required_approvals = var.min_required_approvals
   }
 }
+
+output "airflow_policy_json" {
+  description = "IAM policy (JSON) to attach to the role of this environment's Airflow workers: run and approve the runbooks, read remediation configurations and compliance, write evidence. Reading Config items (BatchGetResourceConfig, SelectResourceConfig) is granted separately (AWS managed ConfigReadOnlyAccess or equivalent), as detection needs it without remediation."
+  value       = data.aws_iam_policy_document.airflow.json
+}
