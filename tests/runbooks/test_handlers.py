@@ -31,6 +31,7 @@ EXECUTION_ID = "0123abcd-0000-4000-8000-000000000001"
 READ_ONLY = re.compile(r"^(Get|Describe|List|Head)")
 SSE_S3 = {"SSEAlgorithm": "AES256"}
 KMS_K1 = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "k1"}
+MOTO_AMI = "ami-12c6146b"  # one of moto's built-in images (listing them all is slow)
 
 
 class RecordingBoto3:
