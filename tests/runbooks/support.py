@@ -29,7 +29,7 @@ SYSTEM_VARIABLES = frozenset(
     }
 )
 # Steps whose script is the same in every runbook; every other executeScript step runs the runbook's own script.
-SHARED_SCRIPT_STEPS = ("LoopGuard", "FailAfterRollback")
+SHARED_SCRIPT_STEPS = ("LoopGuard", "FailAfterRestore")
 COMMON_MARKER = "# ---- drift-repair common"
 
 

@@ -296,7 +296,7 @@ def test_rollback_restores_the_saved_pre_state_exactly(case: Case, aws: Recordin
 
     h.values |= {"Rollback.Exact": result["Exact"]}
     with pytest.raises(RuntimeError, match="was restored"):
-        h.handler("FailAfterRollback")
+        h.handler("FailAfterRestore")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -157,11 +157,14 @@ def test_safe_pattern_order_and_properties(rb: RunbookFile) -> None:
 
     rollback = rb.step("Rollback")
     assert rollback["onFailure"] == "Abort"
-    assert rollback["nextStep"] == "FailAfterRollback"
+    assert rollback["nextStep"] == "FailAfterRestore"
     assert rollback["inputs"]["InputPayload"]["PreStateKey"] == "{{ SavePreState.PreStateKey }}"
-    fail = rb.step("FailAfterRollback")
+    fail = rb.step("FailAfterRestore")
     assert fail["isEnd"] is True
     assert fail["onFailure"] == "Abort"
+    # The DAG reads any step whose name contains "rollback" as a rollback (core/remediation.py's outcome
+    # mapping: all such steps Success = rolled back, exit 2; one failed = rollback failed, exit 3).
+    assert [n for n in names if "rollback" in n.lower()] == ["Rollback"]
     # Rollback is reached only through onFailure: nothing flows into it on success.
     assert all(s.get("nextStep") != "Rollback" for s in rb.steps if s["name"] != "Rollback")
 
