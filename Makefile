@@ -13,12 +13,14 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_DEFAULT_REGION ?= ap-northeast-1
 
-.PHONY: help venv test lint typecheck unit demo bench clean checkov checkov-venv
+.PHONY: help venv test lint typecheck unit demo up down bench clean sandbox checkov checkov-venv
 
 help:
 	@echo "make demo   - run the closed loop offline against the sandbox (sets everything up)"
 	@echo "make test   - lint, type-check and run every test"
+	@echo "make up     - sandbox + Airflow for the browser (make down stops them)"
 	@echo "make bench  - benchmarks; results in bench/results/"
+	@echo "make sandbox - the local AWS on http://127.0.0.1:4566 (seed it: python -m sandbox seed --env dev)"
 	@echo "make checkov - checkov over include/terraform (own virtual environment .venv-checkov)"
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
@@ -61,6 +63,15 @@ demo: $(STAMP)
 		--snapshot include/environments/dev/config-snapshot.json \
 		--compliance include/environments/dev/config-compliance.json --format table; \
 	rc=$$?; if [ $$rc -eq 2 ]; then echo "(exit 2: drift found, as expected in the example environment)"; exit 0; fi; exit $$rc
+
+up: $(STAMP)
+	$(PY) scripts/stack.py up
+
+down: $(STAMP)
+	$(PY) scripts/stack.py down
+
+sandbox: $(STAMP)
+	$(PY) -m sandbox serve --port 4566
 
 bench: $(STAMP)
 	$(PY) bench/detect.py --resources 50000 --out bench/results/detect.json

@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -32,6 +31,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import plan_builder as pb  # noqa: E402 - the builders of the example estate, on the path just above
 
 TARGETS = {"seconds": 10.0, "peak_rss_mb": 1536.0, "config_calls_per_resource": 0.011}
 PROVIDER = "registry.terraform.io/hashicorp/aws"
@@ -43,96 +45,32 @@ ACCOUNT = "123456789012"
 # ----------------------------------------------------------------------------- generation
 
 
-def _rds(i: int) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    ident = f"db-{i:06d}"
-    dbi = "db-" + hashlib.sha1(ident.encode()).hexdigest()[:26].upper()
-    values = {
-        "identifier": ident,
-        "id": dbi,
-        "resource_id": dbi,
-        "engine": "postgres",
-        "engine_version": "16.4",
-        "instance_class": "db.t4g.medium",
-        "allocated_storage": 50,
-        "storage_type": "gp3",
-        "storage_encrypted": True,
-        "multi_az": True,
-        "publicly_accessible": False,
-        "deletion_protection": True,
-        "auto_minor_version_upgrade": False,
-        "backup_retention_period": 7,
-        "backup_window": "18:00-19:00",
-        "username": "app",
-        "arn": f"arn:aws:rds:{REGION}:{ACCOUNT}:db:{ident}",
-        "tags": {"shard": str(i // 1000)},
-    }
-    cfg = {
-        "dBInstanceIdentifier": ident,
-        "dbiResourceId": dbi,
-        "engine": "postgres",
-        "engineVersion": "16.4",
-        "dBInstanceClass": "db.t4g.medium",
-        "allocatedStorage": 50,
-        "storageType": "gp3",
-        "storageEncrypted": True,
-        "multiAZ": True,
-        "publiclyAccessible": False,
-        "deletionProtection": True,
-        "autoMinorVersionUpgrade": False,
-        "backupRetentionPeriod": 7,
-        "dBInstanceStatus": "available",
-    }
-    return (
-        "aws_db_instance",
-        values,
-        {"resourceType": "AWS::RDS::DBInstance", "resourceId": dbi, "resourceName": ident, "configuration": cfg},
-    )
-
-
-def _ec2(i: int) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    iid = "i-" + hashlib.sha1(str(i).encode()).hexdigest()[:17]
-    values = {
-        "id": iid,
-        "ami": "ami-0abcdef1234567890",
-        "instance_type": "t3.micro",
-        "monitoring": True,
-        "key_name": "ops",
-        "ebs_optimized": True,
-        "source_dest_check": True,
-        "subnet_id": "subnet-0123456789abcdef0",
-        "metadata_options": [
-            {
-                "http_tokens": "required",
-                "http_endpoint": "enabled",
-                "http_put_response_hop_limit": 1,
-                "instance_metadata_tags": "disabled",
-            }
-        ],
-        "arn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{iid}",
-        "tags": {"shard": str(i // 1000)},
-    }
-    cfg = {
-        "instanceId": iid,
-        "imageId": "ami-0abcdef1234567890",
-        "instanceType": "t3.micro",
-        "monitoring": {"state": "enabled"},
-        "keyName": "ops",
-        "ebsOptimized": True,
-        "sourceDestCheck": True,
-        "subnetId": "subnet-0123456789abcdef0",
-        "metadataOptions": {"httpTokens": "required", "httpEndpoint": "enabled", "httpPutResponseHopLimit": 1},
-    }
-    return (
-        "aws_instance",
-        values,
-        {"resourceType": "AWS::EC2::Instance", "resourceId": iid, "resourceName": None, "configuration": cfg},
-    )
+def _resource(i: int) -> tuple[pb.Res, Any]:
+    """The i-th resource: RDS instances and EC2 instances alternate; same builders as the example estate."""
+    if i % 2 == 0:
+        return pb.db_instance("db", f"db-{i:06d}"), pb.rds_item
+    return pb.ec2_instance("vm", f"vm-{i:06d}"), pb.ec2_item
 
 
 DRIFTS = {
-    "aws_db_instance": ("backup_retention_period", "backupRetentionPeriod", 1),
-    "aws_instance": ("instance_type", "instanceType", "t3.large"),
+    "aws_db_instance": ("backup_retention_period", 1),
+    "aws_instance": ("instance_type", "t3.large"),
 }
+KEEP = ("configurationItemStatus", "resourceType", "resourceId", "resourceName", "awsRegion")
+
+
+def _api_item(snapshot_item: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot-form item as BatchGetResourceConfig returns it (configuration as a JSON string)."""
+    item = {k: snapshot_item[k] for k in KEEP}
+    item.update(
+        {
+            "version": "1.3",
+            "accountId": ACCOUNT,
+            "configurationItemCaptureTime": 1764460800.0,
+            "configuration": json.dumps(snapshot_item["configuration"], separators=(",", ":")),
+        }
+    )
+    return item
 
 
 def generate(directory: Path, resources: int, drift_ratio: float) -> dict[str, Any]:
@@ -143,18 +81,22 @@ def generate(directory: Path, resources: int, drift_ratio: float) -> dict[str, A
     every = max(1, round(1 / drift_ratio)) if drift_ratio else 0
     with items_path.open("w") as items:
         for i in range(resources):
-            tf_type, values, item = (_rds if i % 2 == 0 else _ec2)(i)
+            res, item_of = _resource(i)
+            tf_type, values = res.type, res.values
+            values.pop("password", None)  # sensitive values are not part of the benchmark
             shard, idx = divmod(i, PER_MODULE)
             module = f"module.shard[{shard}]"
-            name = "db" if tf_type == "aws_db_instance" else "vm"
+            name = res.name
             address = f"{module}.{tf_type}.{name}[{idx // 2}]"
             is_drifted = bool(every) and i % every == every // 2
             before = values
+            drift: dict[str, Any] = {}
             if is_drifted:
-                tf_attr, cfg_attr, bad = DRIFTS[tf_type]
+                tf_attr, bad = DRIFTS[tf_type]
                 before = {**values, tf_attr: bad}
-                item["configuration"][cfg_attr] = bad
+                drift = {tf_attr: bad}
                 drifted += 1
+            item = _api_item(item_of(res, **drift))
             entry = {
                 "address": address,
                 "mode": "managed",
@@ -185,16 +127,6 @@ def generate(directory: Path, resources: int, drift_ratio: float) -> dict[str, A
                 },
             }
             changes.append(json.dumps(rc, separators=(",", ":")))
-            item.update(
-                {
-                    "configurationItemStatus": "OK",
-                    "configurationItemCaptureTime": 1764460800.0,
-                    "accountId": ACCOUNT,
-                    "awsRegion": REGION,
-                    "version": "1.3",
-                }
-            )
-            item["configuration"] = json.dumps(item["configuration"], separators=(",", ":"))
             items.write(json.dumps(item, separators=(",", ":")) + "\n")
 
     def module_tree() -> dict[str, Any]:

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -31,6 +32,14 @@ os.environ["AWS_DEFAULT_REGION"] = "ap-northeast-1"
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 # Anything that forgets to pass an endpoint still lands on a closed local port, never on AWS.
 os.environ.setdefault("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+# Airflow and the loop write only into a throw-away directory.
+_SCRATCH = Path(tempfile.mkdtemp(prefix="drift-repair-tests-"))
+os.environ.setdefault("AIRFLOW_HOME", str(_SCRATCH / "airflow"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("DRIFT_REPAIR_VAR_DIR", str(_SCRATCH / "var"))
+os.environ.setdefault("DRIFT_REPAIR_EVIDENCE_DIR", str(_SCRATCH / "evidence"))
+os.environ.setdefault("TF_CLI_CONFIG_FILE", str(_SCRATCH / "terraformrc"))
+(_SCRATCH / "terraformrc").write_text("")
 
 
 class Sandbox:

@@ -20,6 +20,13 @@ def buckets(sandbox) -> list[str]:  # type: ignore[no-untyped-def]
     names = [f"fetch-test-{i:04d}" for i in range(230)]
     for name in names:
         s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    # As in AWS, Config has items only while a recorder (with a delivery channel) is recording.
+    config = sandbox.client("config")
+    config.put_configuration_recorder(
+        ConfigurationRecorder={"name": "default", "roleARN": "arn:aws:iam::123456789012:role/config"}
+    )
+    config.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": names[0]})
+    config.start_configuration_recorder(ConfigurationRecorderName="default")
     return names
 
 

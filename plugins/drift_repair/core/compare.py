@@ -158,10 +158,9 @@ def _expected(target: Target, attribute: AttributeMapping) -> tuple[Any, Terrafo
         for resource in target.resources:
             if resource.type != source.type:
                 continue
-            if source.only_if_configured and resource.configured is not None:
-                top = source.path.text.split(".")[0].split("[")[0]
-                if top not in resource.configured:
-                    continue
+            configured = resource.configured
+            if source.only_if_configured and configured is not None and source.argument not in configured:
+                continue
             value = source.path.get(resource.values)
             if value is MISSING or value is None:
                 continue
@@ -185,6 +184,7 @@ def design_values(targets: Iterable[Target]) -> list[ExpectedValue]:
                     attribute=attribute.name,
                     value=value,
                     source=resource.source,
+                    resource_id=target.id_value if isinstance(target.id_value, str) else None,
                 )
             )
     return out
@@ -342,15 +342,20 @@ def compliance_rules(targets: Iterable[Target]) -> list[str]:
 
 
 def summarise(rows: Iterable[DiffRow]) -> dict[str, Any]:
-    rows = list(rows)
-    per_verdict = Counter(r.verdict.value for r in rows)
-    per_type: dict[str, Counter[str]] = defaultdict(Counter)
-    for r in rows:
-        per_type[r.config_resource_type or r.resource_type][r.verdict.value] += 1
+    """Counts per verdict and per resource type, and the resources with NG attributes (one pass)."""
+    rows = rows if isinstance(rows, list) else list(rows)
+    per_type: Counter[tuple[str, Verdict]] = Counter(
+        (r.config_resource_type or r.resource_type, r.verdict) for r in rows
+    )
+    verdicts = {v.value: 0 for v in Verdict}
+    by_type: dict[str, dict[str, int]] = {}
+    for (rtype, verdict), n in per_type.items():
+        verdicts[verdict.value] += n
+        by_type.setdefault(rtype, {v.value: 0 for v in Verdict})[verdict.value] = n
     return {
-        "attributes": len(rows),
-        "verdicts": {v.value: per_verdict.get(v.value, 0) for v in Verdict},
-        "by_resource_type": {t: {v.value: c.get(v.value, 0) for v in Verdict} for t, c in sorted(per_type.items())},
+        "attributes": sum(verdicts.values()),
+        "verdicts": verdicts,
+        "by_resource_type": dict(sorted(by_type.items())),
         "ng_resources": sorted({r.resource_address for r in rows if r.verdict is Verdict.NG}),
     }
 

@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-import yaml
-
 from drift_repair.core.errors import ConfigurationError
+from drift_repair.core.schema import read_yaml, validate_document
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ENVIRONMENTS_DIR = REPO_ROOT / "include" / "environments"
@@ -186,13 +184,13 @@ class EnvironmentConfig:
 
 
 def parse_environment(doc: Any, source: str) -> EnvironmentConfig:
-    validator = jsonschema.Draft202012Validator(ENVIRONMENT_SCHEMA)
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
-    if errors:
-        first = errors[0]
-        where = "/".join(str(p) for p in first.absolute_path) or "(top level)"
-        raise ConfigurationError(source, f"{where}: {first.message}")
-    tf = doc["terraform"]
+    validate_document(doc, ENVIRONMENT_SCHEMA, source, ConfigurationError)
+    tf = dict(doc["terraform"])
+    # Local stacks (the sandbox) point an environment at the plan the seed wrote, and switch schedules off.
+    override = os.environ.get(f"DRIFT_REPAIR_{doc['name'].upper()}_PLAN_JSON")
+    if override:
+        tf["plan_json"] = override
+    schedule = None if os.environ.get("DRIFT_REPAIR_DISABLE_SCHEDULES") else doc.get("schedule")
     cfg = doc.get("config", {})
     ev = doc.get("evidence", {})
     notes = doc.get("notifications", {})
@@ -211,7 +209,7 @@ def parse_environment(doc: Any, source: str) -> EnvironmentConfig:
         aws_conn_id=doc.get("aws_conn_id", "aws_default"),
         # DRIFT_REPAIR_ENDPOINT_URL points every environment at the sandbox (demo, tests).
         endpoint_url=os.environ.get("DRIFT_REPAIR_ENDPOINT_URL") or doc.get("endpoint_url"),
-        schedule=doc.get("schedule"),
+        schedule=schedule,
         owner=doc.get("owner", "platform"),
         description=doc.get("description", ""),
         tags=tuple(doc.get("tags", ())),
@@ -225,7 +223,7 @@ def parse_environment(doc: Any, source: str) -> EnvironmentConfig:
         ),
         quotas=Quotas(**doc.get("quotas", {})),
         loop_guard=LoopGuardSettings(**doc.get("loop_guard", {})),
-        evidence_dir=ev.get("local_dir", "var/evidence"),
+        evidence_dir=os.environ.get("DRIFT_REPAIR_EVIDENCE_DIR") or ev.get("local_dir", "var/evidence"),
         evidence_bucket=ev.get("s3_bucket"),
         report_language=ev.get("language", "ja"),
         sns_topic_arn=notes.get("sns_topic_arn"),
@@ -242,15 +240,10 @@ def load_environment(name_or_path: str | Path, directory: str | Path | None = No
         path = candidate
     else:
         path = Path(directory or ENVIRONMENTS_DIR) / f"{name_or_path}.yaml"
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         known = sorted(p.stem for p in Path(directory or ENVIRONMENTS_DIR).glob("*.yaml"))
-        raise ConfigurationError(
-            path, f"no such environment file (known environments: {', '.join(known) or 'none'})"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ConfigurationError(path, f"not valid YAML: {exc}") from None
+        raise ConfigurationError(path, f"no such environment file (known environments: {', '.join(known) or 'none'})")
+    doc = read_yaml(path, ConfigurationError)
     return parse_environment(doc, str(path))
 
 

@@ -16,13 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-import yaml
-
 from drift_repair.core import normalise
 from drift_repair.core.errors import MappingError
 from drift_repair.core.paths import Path as AttrPath
 from drift_repair.core.paths import compile_path
+from drift_repair.core.schema import read_yaml, validate_document
 
 DEFAULT_MAPPINGS_DIR = Path(__file__).resolve().parents[3] / "include" / "mappings"
 
@@ -188,6 +186,11 @@ class TerraformSource:
     path: AttrPath
     only_if_configured: bool = False
 
+    @property
+    def argument(self) -> str:
+        """The top-level argument or block the path starts with (what the configuration section lists)."""
+        return self.path.text.split(".")[0].split("[")[0]
+
 
 @dataclass(frozen=True, slots=True)
 class AttributeMapping:
@@ -295,15 +298,6 @@ def _compile(text: str, source: str, where: str) -> AttrPath:
         raise MappingError(source, f"{where}: {exc}") from None
 
 
-def _validate(doc: Any, source: str) -> None:
-    validator = jsonschema.Draft202012Validator(MAPPING_SCHEMA)
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
-    if errors:
-        first = errors[0]
-        where = "/".join(str(p) for p in first.absolute_path) or "(top level)"
-        raise MappingError(source, f"{where}: {first.message}")
-
-
 def _parse_rule(rule: Mapping[str, Any]) -> RuleMapping:
     remediation = None
     if "remediation" in rule:
@@ -367,7 +361,7 @@ def _parse_attribute(
 
 def parse_mapping(doc: Any, source: str) -> ResourceMapping:
     """Validate and compile one mapping document."""
-    _validate(doc, source)
+    validate_document(doc, MAPPING_SCHEMA, source, MappingError)
     tf_ids: dict[str, tuple[str, str]] = {}
     for tf_type, spec in doc["terraform"].items():
         if "id" in spec:
@@ -395,14 +389,7 @@ def parse_mapping(doc: Any, source: str) -> ResourceMapping:
 
 
 def load_mapping_file(path: str | Path) -> ResourceMapping:
-    p = Path(path)
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MappingError(p, "file not found") from None
-    except yaml.YAMLError as exc:
-        raise MappingError(p, f"not valid YAML: {exc}") from None
-    return parse_mapping(doc, str(p))
+    return parse_mapping(read_yaml(path, MappingError), str(path))
 
 
 def load_mappings(directory: str | Path | None = None) -> MappingSet:

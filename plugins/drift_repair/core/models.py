@@ -124,7 +124,8 @@ class ExpectedValue:
     terraform_type: str
     attribute: str
     value: Any
-    source: str  # e.g. "plan:planned_values", "state"
+    source: str  # e.g. "plan:resource_changes.after", "state"
+    resource_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,8 +205,9 @@ class RemediationRow:
 
     @property
     def item_key(self) -> str:
-        """Stable identity of the item inside one run: the resource and the runbook that repairs it."""
-        return f"{self.resource_address}|{self.runbook_name or '-'}"
+        """Identity of the item inside one run: the AWS resource and the Config rule it broke (the same key
+        the remediation plan uses, so plan, evidence, KPI history and the loop guard agree)."""
+        return f"{self.resource_id}|{self.config_rule_name or '-'}"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
