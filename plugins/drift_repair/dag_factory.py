@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -146,6 +147,12 @@ def report(env_name: str, dag_id: str, **context: Any) -> dict[str, Any]:
     return loop.report(env_name, dag_id, context)
 
 
+def approval_timeout(env: EnvironmentConfig) -> timedelta:
+    """The environment's approval timeout; DRIFT_REPAIR_APPROVAL_TIMEOUT_SECONDS shortens it (tests, demos)."""
+    override = os.environ.get("DRIFT_REPAIR_APPROVAL_TIMEOUT_SECONDS")
+    return timedelta(seconds=float(override)) if override else timedelta(minutes=env.approval.timeout_minutes)
+
+
 def _approvals(env: EnvironmentConfig) -> list[ApprovalOperator]:
     required = env.approval.required_approvers
     return [
@@ -155,7 +162,7 @@ def _approvals(env: EnvironmentConfig) -> list[ApprovalOperator]:
             body="{{ ti.xcom_pull(task_ids='plan')['approval_body'] }}",
             defaults="Reject",
             assigned_users=[dict(u) for u in env.approval.assigned_users] or None,
-            response_timeout=timedelta(minutes=env.approval.timeout_minutes),
+            response_timeout=approval_timeout(env),
             params={"comment": Param("", type="string", description="Why (kept in the evidence)")},
             notifiers=[ApprovalRequestNotifier(env.name)],
             retries=0,
