@@ -41,6 +41,7 @@ from drift_repair.core.environment import REPO_ROOT, EnvironmentConfig, load_env
 from drift_repair.core.mappings import MappingSet, load_mappings
 from drift_repair.core.models import UNKNOWN_VALUE
 from drift_repair.core.terraform import TerraformResource
+from drift_repair.hcl import variable_default
 from drift_repair.runstore import var_dir
 
 log = logging.getLogger("sandbox.seed")
@@ -515,7 +516,15 @@ def module_values(env: EnvironmentConfig) -> dict[str, list[str]]:
         # connection. People approve in Airflow (two of them in prod); SSM counts principals: 1.
         "approvers": [os.environ.get("SANDBOX_APPROVER", "testing")],
         "min_required_approvals": ["1"],
+        "loop_guard_window_hours": [str(int(env.loop_guard.window_hours))],
+        "loop_guard_max_per_window": [str(env.loop_guard.max_per_window)],
     }
+
+
+def expected_defaults() -> dict[str, str]:
+    """The module's static defaults for parameters the DAG fills with designed values (variables.tf)."""
+    variables = REPO_ROOT / "include" / "terraform" / "modules" / "config-remediation" / "variables.tf"
+    return {str(k): str(v) for k, v in (variable_default(variables, "expected_defaults") or {}).items()}
 
 
 def _ensure_bucket(s3: Any, bucket: str, region: str) -> None:
@@ -539,12 +548,12 @@ def _ensure_automation_role(iam: Any, role_name: str) -> None:
 
 
 def remediation_parameters(
-    parameters: Mapping[str, Mapping[str, Any]], modules: dict[str, list[str]]
+    parameters: Mapping[str, Mapping[str, Any]], modules: dict[str, list[str]], defaults: Mapping[str, str] = {}
 ) -> dict[str, Any]:
     """A mapping's runbook parameters as Config remediation parameters (RESOURCE_ID or static values).
 
-    ``expected`` values differ per resource: the DAG passes them when it starts the runbook, so the
-    remediation configuration (one per rule) leaves them out, as the Terraform module does.
+    ``expected`` values differ per resource: the DAG passes the designed value when it starts the runbook;
+    the remediation configuration holds the module's static default (empty: the runbook's own default).
     """
     params: dict[str, Any] = {}
     for name, source in parameters.items():
@@ -555,6 +564,8 @@ def remediation_parameters(
             params[name] = {"StaticValue": {"Values": [str(x) for x in values]}}
         elif "module" in source and source["module"] in modules:
             params[name] = {"StaticValue": {"Values": modules[source["module"]]}}
+        elif "expected" in source and defaults.get(source["expected"]):
+            params[name] = {"StaticValue": {"Values": [defaults[source["expected"]]]}}
     return params
 
 
@@ -576,7 +587,7 @@ def _put_rule(seeder: Seeder, rule: Any, modules: dict[str, list[str]]) -> None:
                 "ConfigRuleName": rule.name,
                 "TargetType": "SSM_DOCUMENT",
                 "TargetId": rule.remediation.runbook,
-                "Parameters": remediation_parameters(rule.remediation.parameters, modules),
+                "Parameters": remediation_parameters(rule.remediation.parameters, modules, expected_defaults()),
                 "Automatic": False,
                 "MaximumAutomaticAttempts": rule.remediation.maximum_automatic_attempts,
                 "RetryAttemptSeconds": rule.remediation.retry_attempt_seconds,

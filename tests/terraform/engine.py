@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import hcl2
+from drift_repair import hcl
 
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = REPO / "include" / "terraform"
@@ -67,20 +67,7 @@ def output_json(cwd: Path) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ HCL
 
 
-def _plain(value: Any) -> Any:
-    """python-hcl2 keeps HCL's quotes and adds bookkeeping keys: strip both, recursively."""
-    if isinstance(value, str):
-        return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {_plain(k): _plain(v) for k, v in value.items() if k not in ("__is_block__", "__comments__")}
-    return value
-
-
-def load_hcl(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        return _plain(hcl2.load(handle))
+load_hcl = hcl.load_hcl
 
 
 def blocks(path: Path, kind: str) -> dict[tuple[str, str], dict[str, Any]]:
