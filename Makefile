@@ -13,7 +13,7 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_DEFAULT_REGION ?= ap-northeast-1
 
-.PHONY: help venv test lint typecheck unit demo up down bench clean sandbox checkov checkov-venv
+.PHONY: help venv test lint typecheck unit demo demo-offline up down bench clean sandbox checkov checkov-venv
 
 help:
 	@echo "make demo   - run the closed loop offline against the sandbox (sets everything up)"
@@ -58,7 +58,13 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# The closed loop, offline: sandbox + seeded drift + Airflow (SQLite, LocalExecutor), one run of
+# drift_repair__dev approved by a demo approver through the REST API, the summary, everything stopped.
 demo: $(STAMP)
+	$(PY) scripts/stack.py demo
+
+# Detection alone on the bundled example (a plan and an AWS Config snapshot), no services.
+demo-offline: $(STAMP)
 	$(PY) -m drift_repair detect --plan include/environments/dev/plan.json \
 		--snapshot include/environments/dev/config-snapshot.json \
 		--compliance include/environments/dev/config-compliance.json --format table; \

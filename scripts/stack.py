@@ -31,6 +31,7 @@ PY = sys.executable
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 USERS = {"admin": "admin", "platform-lead": "lead-pass", "security-officer": "security-pass", "sre-oncall": "sre-pass"}
 ENVIRONMENTS = ("dev", "stg", "prod")
+ANSWER_SETTLE_SECONDS = 6
 
 
 class StackError(RuntimeError):
@@ -291,6 +292,10 @@ class Stack:
     def answer(
         self, dag_id: str, run_id: str, task_id: str, approve: bool, user: str = "admin", comment: str = ""
     ) -> Any:
+        # Airflow 3.3 race: an answer that lands before the scheduler has processed the executor's event for
+        # the parked task (about a scheduler loop after `awaiting_input`) makes the scheduler see a state
+        # "changed externally" and fail the approval. People never answer that fast; scripts wait.
+        time.sleep(ANSWER_SETTLE_SECONDS)
         body = {"chosen_options": ["Approve" if approve else "Reject"], "params_input": {"comment": comment}}
         return self.api(
             "PATCH", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails", body, user=user

@@ -404,11 +404,9 @@ def final_rows(
 
 
 def _mapped_xcoms(ti: Any, task_id: str, key: str = "return_value") -> list[Any]:
-    """Every mapped instance's XCom of a task (empty when the task was skipped or never ran)."""
-    try:
-        values = ti.xcom_pull(task_ids=task_id, key=key, map_indexes=None)
-    except Exception:  # a skipped mapped task has no XCom at all; that is the answer
-        return []
+    """Every mapped instance's XCom of a task: Airflow 3 pulls all map indexes when none is given (and
+    unwraps a single one); nothing when the task was skipped or never ran."""
+    values = ti.xcom_pull(task_ids=task_id, key=key)
     if values is None:
         return []
     if isinstance(values, dict):
