@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -352,8 +353,17 @@ def _stop_group(pid: int, kill: bool) -> None:
 # ---------------------------------------------------------------------- commands
 
 
+def fresh_home() -> Path:
+    """The sandbox starts empty every time: so does everything that remembers it (Airflow's database, the
+    remediation history the loop guard reads). A second `make demo` is the same demo, not a repeat repair."""
+    home = ROOT / "var" / "stack"
+    Stack(home=home).stop()
+    shutil.rmtree(home, ignore_errors=True)
+    return home
+
+
 def demo(args: argparse.Namespace) -> int:
-    stack = Stack(sandbox_port=args.sandbox_port, api_port=args.api_port)
+    stack = Stack(home=fresh_home(), sandbox_port=args.sandbox_port, api_port=args.api_port)
     dag_id = "drift_repair__dev"
     try:
         stack.start_sandbox()
@@ -390,14 +400,15 @@ def print_summary(summary: dict[str, Any], state: str) -> None:
     for m in summary.get("manual", []):
         print(f"  MANUAL       {m['resource_address']} {', '.join(m['attributes'])}: {m['reason']}")
     evidence = summary.get("evidence", {})
-    print(f"evidence: {evidence.get('local_dir')}")
+    print(f"evidence: {evidence.get('local_dir')}  (drift-report.xlsx, manifest.json, ...)")
+    print(f"  verify: python -m drift_repair evidence verify {evidence.get('local_dir')}")
     for key in ("workbook", "s3_url"):
         if evidence.get(key):
             print(f"  {key}: {evidence[key]}")
 
 
 def up(args: argparse.Namespace) -> int:
-    stack = Stack(sandbox_port=args.sandbox_port, api_port=args.api_port)
+    stack = Stack(home=fresh_home(), sandbox_port=args.sandbox_port, api_port=args.api_port)
     try:
         stack.start_sandbox()
         print(stack.seed("dev", args.drift))
