@@ -20,11 +20,11 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param, TriggerRule, task
 
 from drift_repair.core.environment import EnvironmentConfig, load_environment
 from drift_repair.notifiers import ApprovalRequestNotifier
+from drift_repair.operators.approval import ANSWER_KEY, DriftRepairApprovalOperator
 from drift_repair.operators.ssm import SsmStartAutomationExecutionOperator
 from drift_repair.sensors.ssm import SsmAutomationExecutionSensor
 
@@ -113,7 +113,7 @@ def approval_gate(required: int, approval_task_ids: list[str], **context: Any) -
 
     from drift_repair import loop  # noqa: PLC0415
 
-    answers = [context["ti"].xcom_pull(task_ids=t) for t in approval_task_ids]
+    answers = [context["ti"].xcom_pull(task_ids=t, key=ANSWER_KEY) for t in approval_task_ids]
     record = loop.gate(required, *answers)
     if not record["approved"]:
         raise AirflowSkipException(f"not approved: {record['reason']}")
@@ -153,10 +153,10 @@ def approval_timeout(env: EnvironmentConfig) -> timedelta:
     return timedelta(seconds=float(override)) if override else timedelta(minutes=env.approval.timeout_minutes)
 
 
-def _approvals(env: EnvironmentConfig) -> list[ApprovalOperator]:
+def _approvals(env: EnvironmentConfig) -> list[DriftRepairApprovalOperator]:
     required = env.approval.required_approvers
     return [
-        ApprovalOperator(
+        DriftRepairApprovalOperator(
             task_id="approve" if i == 0 else f"approve_{i + 1}",
             subject=f"[{env.name}] Repair drift in account {env.account_id}? (approval {i + 1} of {required})",
             body="{{ ti.xcom_pull(task_ids='plan')['approval_body'] }}",

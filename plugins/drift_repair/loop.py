@@ -422,8 +422,11 @@ def recompare_and_finalise(env_name: str, dag_id: str, context: Mapping[str, Any
     store = RunStore(env.name, run_id, env.aws_conn_id)
     planned = ti.xcom_pull(task_ids="plan") or {}
     approval = ti.xcom_pull(task_ids="approval_gate")
-    if approval is None:
-        answers = [ti.xcom_pull(task_ids=t) for t in ("approve", "approve_2", "approve_3")]
+    if approval is None:  # the gate was skipped: rejected, timed out, or never asked
+        from drift_repair.operators.approval import ANSWER_KEY  # noqa: PLC0415
+
+        ids = ["approve", *[f"approve_{i}" for i in range(2, env.approval.required_approvers + 1)]]
+        answers = [ti.xcom_pull(task_ids=t, key=ANSWER_KEY) for t in ids]
         if any(answers):
             approval = gate(env.approval.required_approvers, *answers)
     starts = _mapped_xcoms(ti, "start_remediation")

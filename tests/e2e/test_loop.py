@@ -14,17 +14,14 @@ from tests.e2e.conftest import DAG, REPO, World
 
 pytestmark = [pytest.mark.airflow_e2e, pytest.mark.timeout(900)]
 
-MUTATING_SSM = {"StartAutomationExecution", "SendAutomationSignal", "StopAutomationExecution"}
-
 
 def repairs(world: World) -> list[dict]:
-    """Mutating calls other than the evidence the report writes (bundle, KPI history)."""
-    return [
-        c
-        for c in world.calls()
-        if not any("drift-repair-evidence" in (r.get("id") or "") for r in c.get("resources", []))
-        and c.get("operation") not in ("PutObject", "CreateMultipartUpload")
+    """Mutating calls that could change the estate: everything but the evidence the report writes (bundle,
+    KPI history in the evidence bucket) and the notifications it sends (SNS Publish)."""
+    evidence = [
+        c for c in world.calls() if any("drift-repair-evidence" in (r.get("id") or "") for r in c.get("resources", []))
     ]
+    return [c for c in world.calls() if c not in evidence and c.get("service") != "sns"]
 
 
 def test_approved_drift_is_repaired_verified_and_reported(world: World) -> None:

@@ -69,7 +69,7 @@ def answer_from_hitl(result: Mapping[str, Any] | None) -> Answer | None:
     """An ApprovalOperator's XCom result (chosen_options, responded_by_user, responded_at, params_input)."""
     if not result:
         return None
-    user = result.get("responded_by_user") or {}
+    user = result.get("responded_by_user") or {}  # None when Airflow applied the default at the timeout
     chosen = result.get("chosen_options") or []
     when = result.get("responded_at")
     if isinstance(when, datetime):
