@@ -138,11 +138,16 @@ class Stack:
         self._start("sandbox", [PY, "-m", "sandbox", "serve", "--port", str(self.sandbox_port)])
         self._wait(lambda: _http_ok(f"{self.sandbox_url}/_sandbox/health"), 30, "sandbox")
 
-    def seed(self, environment: str = "dev", drift: int = 3, extra: Iterable[str] = ()) -> str:
+    def seed(
+        self, environment: str = "dev", drift: int = 3, extra: Iterable[str] = (), plan: Path | None = None
+    ) -> str:
+        """Seed an environment; ``plan`` seeds another estate than the environment's own (benchmarks)."""
         self.log(f"seeding {environment} in the sandbox with {drift} drifted attributes")
         # The seed reads the environment's own plan and writes the copy with the sandbox's ids, which the DAGs
         # then read (DRIFT_REPAIR_<ENV>_PLAN_JSON): that override must not apply to the seed itself.
         env = {k: v for k, v in self.env().items() if not (k.startswith("DRIFT_REPAIR_") and k.endswith("_PLAN_JSON"))}
+        if plan is not None:
+            env[f"DRIFT_REPAIR_{environment.upper()}_PLAN_JSON"] = str(plan)
         cmd = [PY, "-m", "sandbox", "seed", "--env", environment, "--drift", str(drift), "--endpoint", self.sandbox_url]
         out = subprocess.run([*cmd, *extra], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
         if out.returncode != 0:
