@@ -240,11 +240,12 @@ class Stack:
     def ensure_pools(self) -> None:
         sys.path.insert(0, str(ROOT / "plugins"))
         from drift_repair.core.environment import load_environment  # noqa: PLC0415
+        from drift_repair.dag_factory import pool_slots  # noqa: PLC0415
 
         for name in ENVIRONMENTS:
             env = load_environment(name)
             pool = f"drift_repair_ssm_start_{name}"
-            slots = max(1, int(env.quotas.start_automation_per_second))
+            slots = pool_slots(env)
             try:
                 self.api("GET", f"/pools/{pool}")
                 self.api("PATCH", f"/pools/{pool}", {"name": pool, "slots": slots})

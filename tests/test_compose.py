@@ -60,8 +60,11 @@ def test_image_and_packages_match_requirements() -> None:
 
 
 def test_pools_and_sandbox_are_prepared() -> None:
+    from drift_repair.core.environment import load_environment
+    from drift_repair.dag_factory import pool_slots
+
     init = " ".join(SERVICES["airflow-init"]["command"])
     for name in ("dev", "stg", "prod"):
-        assert f"drift_repair_ssm_start_{name} 1" in init
+        assert f"drift_repair_ssm_start_{name} {pool_slots(load_environment(name))} " in init
     assert "python -m sandbox seed --env dev" in init
     assert SERVICES["sandbox"]["entrypoint"][:4] == ["python", "-m", "sandbox", "serve"]

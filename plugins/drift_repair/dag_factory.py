@@ -37,7 +37,8 @@ def pool_name(env: EnvironmentConfig) -> str:
 
 
 def pool_slots(env: EnvironmentConfig) -> int:
-    return max(1, math.floor(env.quotas.start_automation_per_second))
+    """Slots of the start pool: the StartAutomationExecution rate times how long a start task holds a slot."""
+    return max(1, math.ceil(env.quotas.start_automation_per_second * env.quotas.start_task_seconds))
 
 
 def _doc_md(env: EnvironmentConfig) -> str:

@@ -79,7 +79,7 @@ ENVIRONMENT_SCHEMA: dict[str, Any] = {
                 "start_automation_per_second": {"type": "number", "exclusiveMinimum": 0},
                 "get_automation_per_second": {"type": "number", "exclusiveMinimum": 0},
                 "max_remediations": {"type": "integer", "minimum": 0},
-                "max_concurrent_executions": {"type": "integer", "minimum": 1},
+                "start_task_seconds": {"type": "number", "exclusiveMinimum": 0},
             },
         },
         "loop_guard": {
@@ -125,7 +125,9 @@ class Quotas:
     start_automation_per_second: float = 1.0
     get_automation_per_second: float = 3.0
     max_remediations: int = 20
-    max_concurrent_executions: int = 10
+    # How long one start task holds its pool slot (process start, the call, deferring): with
+    # rate x this many slots, the starts keep to the quota; botocore's adaptive retries absorb the rest.
+    start_task_seconds: float = 3.0
 
 
 @dataclass(frozen=True, slots=True)
