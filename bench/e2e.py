@@ -83,7 +83,7 @@ class Sampler(threading.Thread):
             for ti in tis["task_instances"]:
                 if ti["task_id"] == "approve" and ti["state"] == "awaiting_input":
                     self.approval_wait += 0.5
-                if ti["task_id"] != "wait_remediation":
+                if ti["task_id"] != "remediate.wait_remediation":
                     continue
                 idx = ti["map_index"]
                 if ti["state"] == "running":
@@ -113,6 +113,21 @@ def timed_run(stack: Stack, conf: dict[str, Any], approve: bool) -> tuple[str, f
     if state != "success":
         raise RuntimeError(f"run {run_id} ended {state}: {stack.task_states(DAG, run_id)}")
     return run_id, elapsed, sampler
+
+
+def task_phases(stack: Stack, run_id: str) -> dict[str, list[float]]:
+    """Per task: [first start, last end] in seconds from the run's start (where the time goes)."""
+    run = stack.api("GET", f"/dags/{DAG}/dagRuns/{run_id}")
+    origin = datetime.fromisoformat(run["start_date"].replace("Z", "+00:00"))
+    spans: dict[str, list[float]] = {}
+    for ti in stack.api("GET", f"/dags/{DAG}/dagRuns/{run_id}/taskInstances?limit=500")["task_instances"]:
+        if not ti.get("start_date") or not ti.get("end_date"):
+            continue
+        start = (datetime.fromisoformat(ti["start_date"].replace("Z", "+00:00")) - origin).total_seconds()
+        end = (datetime.fromisoformat(ti["end_date"].replace("Z", "+00:00")) - origin).total_seconds()
+        span = spans.setdefault(ti["task_id"], [start, end])
+        span[0], span[1] = min(span[0], start), max(span[1], end)
+    return {k: [round(a, 1), round(b, 1)] for k, (a, b) in sorted(spans.items(), key=lambda kv: kv[1][0])}
 
 
 def run_durations(stack: Stack) -> list[float]:
@@ -164,6 +179,7 @@ def main() -> int:
             print(f"run with {len(targets)} drifted buckets ...", flush=True)
             run_id, elapsed, sampler = timed_run(stack, {}, approve=True)
             summary = stack.xcom(DAG, run_id, "report")
+            phases = task_phases(stack, run_id)
             durations = run_durations(stack)
             stats = stack.sandbox_admin("GET", "/calls/stats")["operations"]
         finally:
@@ -185,6 +201,7 @@ def main() -> int:
         },
         "ratio": round(seconds / lower, 3),
         "worker_slots_held_while_waiting": sampler.held_max,
+        "phases_seconds": phases,
         "ssm_api_calls": sum(ssm_calls.values()),
         "ssm_api_calls_by_operation": ssm_calls,
         "throttled_calls": sum(v.get("throttled", 0) for v in stats.values()),

@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Param, TriggerRule, task
+from airflow.sdk import DAG, Param, TriggerRule, task, task_group
 
 from drift_repair.core.environment import EnvironmentConfig, load_environment
 from drift_repair.notifiers import ApprovalRequestNotifier
@@ -29,6 +29,9 @@ from drift_repair.operators.ssm import SsmStartAutomationExecutionOperator
 from drift_repair.sensors.ssm import SsmAutomationExecutionSensor
 
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
+GROUP = "remediate"
+START_TASK = f"{GROUP}.start_remediation"
+WAIT_TASK = f"{GROUP}.wait_remediation"
 
 
 def pool_name(env: EnvironmentConfig) -> str:
@@ -213,20 +216,28 @@ def build_dag(env_name: str) -> DAG:
             previous >> following
         approvals[-1] >> gate
 
-        started = SsmStartAutomationExecutionOperator.partial(
-            task_id="start_remediation",
-            approval=gate,
-            aws_conn_id=env.aws_conn_id,
-            region_name=env.region,
-            pool=pool_name(env),
-            retries=2,  # idempotent: the ClientToken returns the same execution
-        ).expand(item=items_of(planned))
-        waited = SsmAutomationExecutionSensor.partial(
-            task_id="wait_remediation",
-            aws_conn_id=env.aws_conn_id,
-            region_name=env.region,
-            retries=2,
-        ).expand(execution_id=started.output)
+        # One mapped group per item: each item's wait starts as soon as its own start is done (a mapped
+        # task would wait for every start first), so repairs overlap instead of queueing behind each other.
+        @task_group(group_id=GROUP)
+        def remediate(item: Any) -> None:
+            started = SsmStartAutomationExecutionOperator(
+                task_id="start_remediation",
+                item=item,
+                approval=gate,
+                aws_conn_id=env.aws_conn_id,
+                region_name=env.region,
+                pool=pool_name(env),
+                retries=2,  # idempotent: the ClientToken returns the same execution
+            )
+            SsmAutomationExecutionSensor(
+                task_id="wait_remediation",
+                execution_id=started.output,
+                aws_conn_id=env.aws_conn_id,
+                region_name=env.region,
+                retries=2,
+            )
+
+        waited = remediate.expand(item=items_of(planned))
         final = recompare(env.name, dag_id)
         waited >> reconcile(env.name) >> final >> report(env.name, dag_id)
         detected >> final

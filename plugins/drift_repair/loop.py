@@ -429,8 +429,10 @@ def recompare_and_finalise(env_name: str, dag_id: str, context: Mapping[str, Any
         answers = [ti.xcom_pull(task_ids=t, key=ANSWER_KEY) for t in ids]
         if any(answers):
             approval = gate(env.approval.required_approvers, *answers)
-    starts = _mapped_xcoms(ti, "start_remediation")
-    outcomes = _mapped_xcoms(ti, "wait_remediation", key="outcome")
+    from drift_repair.dag_factory import START_TASK, WAIT_TASK  # noqa: PLC0415
+
+    starts = _mapped_xcoms(ti, START_TASK)
+    outcomes = _mapped_xcoms(ti, WAIT_TASK, key="outcome")
     pre_rows = [DiffRow.from_dict(d) for d in store.read_json("pre_rows.json", [])]
     if starts:
         summary = detect(env.name, run_id, "post")

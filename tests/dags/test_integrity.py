@@ -44,7 +44,7 @@ def test_dag_files_are_configuration_only() -> None:
 @pytest.mark.parametrize("dag_id", ["drift_repair__dev", "drift_repair__stg", "drift_repair__prod"])
 def test_every_mutating_task_is_downstream_of_the_approval(dagbag: Any, dag_id: str) -> None:
     dag = dagbag.dags[dag_id]
-    start = dag.get_task("start_remediation")
+    start = dag.get_task("remediate.start_remediation")
     upstream = {t.task_id for t in start.get_flat_relatives(upstream=True)}
     assert {"approve", "approval_gate"} <= upstream
     if dag_id.endswith("prod"):
@@ -56,7 +56,7 @@ def test_every_mutating_task_is_downstream_of_the_approval(dagbag: Any, dag_id: 
         if "SsmStartAutomation" in type(t).__name__
         or getattr(t, "operator_name", "") == "SsmStartAutomationExecutionOperator"
     ]
-    assert mutating == ["start_remediation"]
+    assert mutating == ["remediate.start_remediation"]
 
 
 @pytest.mark.parametrize("dag_id", ["drift_repair__dev", "drift_repair__stg", "drift_repair__prod"])
@@ -75,6 +75,6 @@ def test_policy(dagbag: Any, dag_id: str) -> None:
     assert approvals and all(t.retries == 0 for t in approvals)
     assert all(t.defaults == ["Reject"] for t in approvals)
     assert all(t.response_timeout is not None for t in approvals)
-    assert dag.get_task("start_remediation").pool == f"drift_repair_ssm_start_{env}"
+    assert dag.get_task("remediate.start_remediation").pool == f"drift_repair_ssm_start_{env}"
     # report runs whatever happened upstream
     assert dag.get_task("report").trigger_rule == "all_done"

@@ -55,7 +55,7 @@ def test_rejected_approval_changes_nothing(world: World) -> None:
     world.approve(run_id, approve=False)
     summary = world.finish(run_id)
     assert summary["_state"] == "success"
-    assert summary["_tasks"]["start_remediation"] in ([None], ["skipped"], ["upstream_failed"])
+    assert summary["_tasks"]["remediate.start_remediation"] in ([None], ["skipped"], ["upstream_failed"])
     assert world.executions() == []
     assert repairs(world) == []
     assert summary["ng_after"] == summary["ng_before"] == 2
@@ -85,7 +85,7 @@ def test_runbook_failure_rolls_back(world: World) -> None:
         world.stack.sandbox_admin("DELETE", "/faults", {})
     assert [(r["state"], r["exit_code"]) for r in summary["remediations"]] == [("ROLLED_BACK", 2)]
     assert summary["ng_after"] == 1
-    assert summary["_tasks"]["wait_remediation"] == ["failed"]
+    assert summary["_tasks"]["remediate.wait_remediation"] == ["failed"]
 
 
 @pytest.mark.drift("versioning", "enable_key_rotation")
@@ -98,7 +98,7 @@ def test_scheduler_and_triggerer_restart_during_the_wait(world: World) -> None:
     world.approve(run_id)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        states = stack.task_states(DAG, run_id).get("wait_remediation", [])
+        states = stack.task_states(DAG, run_id).get("remediate.wait_remediation", [])
         if states and all(s == "deferred" for s in states):
             break
         time.sleep(1)
