@@ -13,7 +13,7 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_DEFAULT_REGION ?= ap-northeast-1
 
-.PHONY: help venv test lint typecheck unit demo demo-offline up down bench clean sandbox checkov checkov-venv
+.PHONY: help venv test lint typecheck unit demo demo-offline up down bench bench-e2e clean sandbox checkov checkov-venv
 
 help:
 	@echo "make demo   - run the closed loop offline against the sandbox (sets everything up)"
@@ -81,6 +81,9 @@ sandbox: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/detect.py --resources 50000 --out bench/results/detect.json
+
+bench-e2e: $(STAMP)
+	$(PY) bench/e2e.py --drifted 20 --out bench/results/e2e.json
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache
