@@ -857,7 +857,16 @@ def run(args: argparse.Namespace) -> int:
     mappings = load_mappings()
     named = [n.strip() for n in args.drift_attributes.split(",") if n.strip()]
     seeder = Seeder(env, args.endpoint)
-    resources = build(seeder, document, mappings)
+    try:
+        resources = build(seeder, document, mappings)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+        sys.stderr.write(
+            f"seed: the sandbox already holds {env.name}'s resources ({exc.response['Error']['Code']}); "
+            f"reset it first: curl -X POST {args.endpoint}/_sandbox/reset\n"
+        )
+        return 1
     present = {mappings.by_terraform_type[r.type].config_resource_type for r in resources}
     rules = turn_on_config(seeder, mappings, present)
     out = Path(args.out) if args.out else var_dir() / "sandbox" / env.name / "plan.json"

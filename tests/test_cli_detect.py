@@ -74,3 +74,39 @@ def test_example_environment_files_are_up_to_date() -> None:
         [sys.executable, "scripts/example_env.py", "--check"], cwd=REPO, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stdout
+
+
+@pytest.mark.sandbox
+def test_detect_against_a_live_account(sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """`detect --env dev` reads AWS Config live (here the sandbox, seeded with two drifts)."""
+    sandbox.reset()
+    plan = tmp_path / "plan.json"
+    env = {**__import__("os").environ, "PYTHONPATH": f"{REPO / 'plugins'}:{REPO}"}
+    for drift, expected_exit, expected_ng in ((0, 0, 0), (2, 2, 2)):
+        sandbox.reset()
+        seeded = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sandbox",
+                "seed",
+                "--env",
+                "dev",
+                "--drift",
+                str(drift),
+                "--endpoint",
+                sandbox.url,
+                "--out",
+                str(plan),
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert seeded.returncode == 0, seeded.stderr
+        code = main(["detect", "--env", "dev", "--plan", str(plan), "--endpoint-url", sandbox.url, "--format", "json"])
+        doc = json.loads(capsys.readouterr().out)
+        assert (code, doc["summary"]["verdicts"]["NG"]) == (expected_exit, expected_ng)
+        assert doc["fetch"]["calls"].get("BatchGetResourceConfig", 0) >= 1
+    sandbox.reset()

@@ -70,3 +70,21 @@ def test_unprocessed_keys_are_asked_again() -> None:
     index = fetcher.fetch([Lookup("AWS::KMS::Key", "resourceId", frozenset({"a", "b", "c"}))])
     assert len(index) == 3
     assert client.calls == [3, 2, 1]
+
+
+def test_advanced_query_pages_of_100(sandbox, buckets: list[str]) -> None:  # type: ignore[no-untyped-def]
+    fetcher = ConfigItemFetcher(sandbox.client("config"))
+    index = fetcher.fetch_lookups_by_select([Lookup("AWS::S3::Bucket", "resourceId", frozenset(buckets))])
+    assert {i.resource_id for i in index} >= set(buckets)
+    found = len(index)
+    assert fetcher.stats.calls == {"SelectResourceConfig": -(-found // 100)}
+    item = index.get("AWS::S3::Bucket", "fetch-test-0042")
+    assert item is not None
+    # the same item as BatchGetResourceConfig gives: configuration and supplementaryConfiguration parsed
+    batch = ConfigItemFetcher(sandbox.client("config")).fetch(
+        [Lookup("AWS::S3::Bucket", "resourceId", frozenset({"fetch-test-0042"}))]
+    )
+    other = batch.get("AWS::S3::Bucket", "fetch-test-0042")
+    assert other is not None
+    assert item.supplementary == other.supplementary
+    assert item.configuration == other.configuration

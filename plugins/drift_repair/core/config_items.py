@@ -64,15 +64,18 @@ class ConfigItem:
         }
 
 
-def _maybe_json(value: Any) -> Any:
-    """Parse a JSON string; a string that is not JSON stays a string (AWS sends both)."""
-    if isinstance(value, str):
+def _maybe_json(value: Any, depth: int = 2) -> Any:
+    """Parse a JSON string; a string that is not JSON stays a string (AWS sends both). AWS encodes some
+    values twice (AccessControlList: a JSON string inside the JSON string), so a decoded string that is
+    JSON again is decoded once more."""
+    if isinstance(value, str) and depth > 0:
         text = value.strip()
         if text[:1] in ("{", "[", '"') or text in ("true", "false", "null") or _is_number(text):
             try:
-                return json.loads(text)
+                decoded = json.loads(text)
             except json.JSONDecodeError:
                 return value
+            return _maybe_json(decoded, depth - 1) if isinstance(decoded, str) else decoded
     return value
 
 
