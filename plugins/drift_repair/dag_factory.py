@@ -162,6 +162,7 @@ def _approvals(env: EnvironmentConfig) -> list[DriftRepairApprovalOperator]:
     return [
         DriftRepairApprovalOperator(
             task_id="approve" if i == 0 else f"approve_{i + 1}",
+            environment=env.name,
             subject=f"[{env.name}] Repair drift in account {env.account_id}? (approval {i + 1} of {required})",
             body="{{ ti.xcom_pull(task_ids='plan')['approval_body'] }}",
             defaults="Reject",

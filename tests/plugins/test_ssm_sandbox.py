@@ -157,6 +157,7 @@ def test_start_relays_the_approval_and_the_sensor_reports_success(connection: st
     started, ctx = start(connection, payload, approval())
     assert started["approval_relayed"] is True
     assert ctx["ti"].xcom["_ssm_automation_execution"]["execution_id"] == started["execution_id"]
+    assert ctx["ti"].xcom["_config_rule"]["rule_name"] == "rule"  # the Config rule's console link
     outcome = wait(connection, started)
     assert (outcome["status"], outcome["state"], outcome["exit_code"]) == ("Success", "EXECUTING", 0)
     approve = next(s for s in outcome["steps"] if s["StepName"] == "Approve")

@@ -202,3 +202,35 @@ def test_a_failing_channel_is_reported_without_leaking_the_webhook(
     assert TOKEN not in caplog.text
     missing = send_message(summary(), slack_conn_id="no_such_connection")[1]
     assert missing.status == "failed" and "no_such_connection" in missing.detail
+
+
+def test_decision_message_names_who_decided_or_that_nobody_did() -> None:
+    from drift_repair.reports.notifications import build_decision_message
+
+    approved = build_decision_message(
+        environment="prod",
+        dag_id="drift_repair__prod",
+        run_id="manual__1",
+        base_url="https://airflow.example",
+        choice="Approve",
+        responder="Alice",
+        responded_at="2026-11-30T03:00:00+00:00",
+        comment="CHG-7",
+        language="en",
+    )
+    assert approved.subject == "[drift-repair] prod: approval Approve"
+    assert "Approve by Alice at 2026-11-30T03:00:00+00:00" in approved.plain_text()
+    assert "Comment: CHG-7" in approved.plain_text()
+    assert approved.link == "https://airflow.example/dags/drift_repair__prod/runs/manual__1"
+    timed_out = build_decision_message(
+        environment="dev",
+        dag_id="d",
+        run_id="r",
+        base_url="http://x",
+        choice="Reject",
+        responder=None,
+        responded_at=None,
+        language="ja",
+    )
+    assert "既定の却下" in timed_out.plain_text()
+    assert timed_out.subject.endswith("Reject (timeout)")

@@ -19,6 +19,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from drift_repair.core.approvals import ApprovalError, approval_record
 from drift_repair.core.remediation import ParameterError, RemediationItem, validate_parameters
 from drift_repair.hooks.ssm import SsmAutomationHook
+from drift_repair.links.config import ConfigRuleLink
 from drift_repair.links.ssm import SsmAutomationExecutionLink
 from drift_repair.triggers.ssm import SsmAutomationExecutionTrigger
 
@@ -35,7 +36,7 @@ class SsmStartAutomationExecutionOperator(AwsBaseOperator[SsmAutomationHook]):
 
     aws_hook_class = SsmAutomationHook
     template_fields: Sequence[str] = aws_template_fields("item", "approval")
-    operator_extra_links = (SsmAutomationExecutionLink(),)
+    operator_extra_links = (SsmAutomationExecutionLink(), ConfigRuleLink())
 
     def __init__(
         self,
@@ -94,6 +95,13 @@ class SsmStartAutomationExecutionOperator(AwsBaseOperator[SsmAutomationHook]):
             region_name=self.hook.conn_region_name,
             aws_partition=self.hook.conn_partition,
             execution_id=execution_id,
+        )
+        ConfigRuleLink.persist(
+            context=context,
+            operator=self,
+            region_name=self.hook.conn_region_name,
+            aws_partition=self.hook.conn_partition,
+            rule_name=item.config_rule,
         )
         context["ti"].xcom_push(key="execution", value={"execution_id": execution_id, "started_at": started_at})
         if not self.relay_approval:

@@ -48,6 +48,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "evidence": "証跡: {where}",
         "kpi": "{month} KPI: 成功率 {success} / 平均承認 {approval} / 手動対応率 {manual}",
         "none": "なし",
+        "decision_title": "[drift-repair] {env}: 承認結果 {decision}",
+        "decision_by": "{decision}: {who}（{when}）",
+        "decision_timeout": "期限内に回答がなく、既定の却下が適用されました",
+        "comment": "コメント: {text}",
     },
     "en": {
         "approval_title": "[drift-repair] {env}: approval required for {n} repair(s)",
@@ -66,6 +70,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "evidence": "Evidence: {where}",
         "kpi": "{month} KPIs: success {success} / mean approval {approval} / manual {manual}",
         "none": "none",
+        "decision_title": "[drift-repair] {env}: approval {decision}",
+        "decision_by": "{decision} by {who} at {when}",
+        "decision_timeout": "No answer before the timeout: the default (reject) applied",
+        "comment": "Comment: {text}",
     },
 }
 
@@ -100,7 +108,7 @@ def _ascii_subject(text: str) -> str:
 class Message:
     """A notification: ASCII subject (SNS), body lines, and the link people click."""
 
-    kind: str  # "approval" | "summary"
+    kind: str  # "approval" | "decision" | "summary"
     environment: str
     run_id: str
     subject: str
@@ -171,6 +179,42 @@ def build_approval_message(
         link=link,
         link_label=label,
         attributes={"environment": environment, "kind": "approval"},
+    )
+
+
+def build_decision_message(
+    *,
+    environment: str,
+    dag_id: str,
+    run_id: str,
+    base_url: str,
+    choice: str,
+    responder: str | None,
+    responded_at: str | None,
+    comment: str = "",
+    language: str = "ja",
+) -> Message:
+    """ "Approved" / "rejected" / "timed out": the answer to an approval request, with the link to the run."""
+    t = _texts(language)
+    decision = choice if responder else f"{choice} (timeout)"
+    lines = [t["dag"].format(dag=dag_id, run=run_id)]
+    lines.append(
+        t["decision_by"].format(decision=choice, who=responder, when=responded_at)
+        if responder
+        else t["decision_timeout"]
+    )
+    if comment:
+        lines.append(t["comment"].format(text=comment))
+    return Message(
+        kind="decision",
+        environment=environment,
+        run_id=run_id,
+        subject=_ascii_subject(_TEXT["en"]["decision_title"].format(env=environment, decision=decision)),
+        title=t["decision_title"].format(env=environment, decision=decision),
+        lines=tuple(lines),
+        link=run_url(base_url, dag_id, run_id),
+        link_label=t["run_link"],
+        attributes={"environment": environment, "kind": "decision"},
     )
 
 
