@@ -15,7 +15,7 @@ from typing import Any
 from drift_repair.core import approvals as approvals_core
 from drift_repair.core import compare
 from drift_repair.core.environment import EnvironmentConfig, load_environment
-from drift_repair.core.loop_guard import GuardSettings, LoopGuard
+from drift_repair.core.loop_guard import LoopGuard
 from drift_repair.core.mappings import load_mappings
 from drift_repair.core.models import (
     DiffRow,
@@ -218,7 +218,7 @@ def plan(
     rule_names = {r.config_rule for r in rows if r.verdict is Verdict.NG and r.config_rule}
     configurations = _config_hook(env).describe_remediation_configurations(rule_names) if rule_names else {}
     log.info("Remediation configurations found for %s of %s rules", len(configurations), len(rule_names))
-    guard = LoopGuard(remediation_history(env), GuardSettings(**vars_of(env.loop_guard)), datetime.now(UTC), run_id)
+    guard = LoopGuard(remediation_history(env), env.loop_guard, datetime.now(UTC), run_id)
     limit = (
         env.quotas.max_remediations if max_remediations is None else min(max_remediations, env.quotas.max_remediations)
     )
@@ -250,10 +250,6 @@ def plan(
         "poll_seconds": poll,
         "approval_body": approval_body(env, rows, plan_dict, run_id, dag_id, change_ticket),
     }
-
-
-def vars_of(settings: Any) -> dict[str, Any]:
-    return {k: getattr(settings, k) for k in ("cooldown_hours", "window_hours", "max_per_window")}
 
 
 def gate(required: int, *answers: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -6,7 +6,6 @@ text as a module, so what is tested is exactly what is deployed.
 
 from __future__ import annotations
 
-import re
 import types
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -15,19 +14,10 @@ from typing import Any
 
 import yaml
 
+from drift_repair.core.runbook import REFERENCE_RE, SYSTEM_VARIABLES  # noqa: F401 - re-exported for the tests
+
 REPO = Path(__file__).resolve().parents[2]
 RUNBOOKS_DIR = REPO / "include" / "runbooks"
-REFERENCE_RE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
-SYSTEM_VARIABLES = frozenset(
-    {
-        "automation:EXECUTION_ID",
-        "global:ACCOUNT_ID",
-        "global:REGION",
-        "global:AWS_PARTITION",
-        "global:DATE",
-        "global:DATE_TIME",
-    }
-)
 # Steps whose script is the same in every runbook; every other executeScript step runs the runbook's own script.
 SHARED_SCRIPT_STEPS = ("LoopGuard", "FailAfterRestore")
 COMMON_MARKER = "# ---- drift-repair common"

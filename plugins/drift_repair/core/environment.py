@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from drift_repair.core.errors import ConfigurationError
+from drift_repair.core.loop_guard import GuardSettings
 from drift_repair.core.schema import read_yaml, validate_document
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -131,13 +132,6 @@ class Quotas:
 
 
 @dataclass(frozen=True, slots=True)
-class LoopGuardSettings:
-    cooldown_hours: float = 24.0
-    window_hours: float = 168.0
-    max_per_window: int = 3
-
-
-@dataclass(frozen=True, slots=True)
 class TerraformSettings:
     plan_json: str | None = None
     state_json: str | None = None
@@ -163,7 +157,7 @@ class EnvironmentConfig:
     config_fetch: str = "batch"
     approval: Approval = field(default_factory=Approval)
     quotas: Quotas = field(default_factory=Quotas)
-    loop_guard: LoopGuardSettings = field(default_factory=LoopGuardSettings)
+    loop_guard: GuardSettings = field(default_factory=GuardSettings)
     evidence_dir: str = "var/evidence"
     evidence_bucket: str | None = None
     report_language: str = "ja"
@@ -224,7 +218,7 @@ def parse_environment(doc: Any, source: str) -> EnvironmentConfig:
             required_approvers=approval.get("required_approvers", 1),
         ),
         quotas=Quotas(**doc.get("quotas", {})),
-        loop_guard=LoopGuardSettings(**doc.get("loop_guard", {})),
+        loop_guard=GuardSettings(**doc.get("loop_guard", {})),
         evidence_dir=os.environ.get("DRIFT_REPAIR_EVIDENCE_DIR") or ev.get("local_dir", "var/evidence"),
         evidence_bucket=ev.get("s3_bucket"),
         report_language=ev.get("language", "ja"),
