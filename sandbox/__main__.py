@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
 
         run_server(args.host, args.port, ready)
         return 0
-    assert seed_module is not None
+    if seed_module is None:
+        parser.error("seed is not available")
     return int(seed_module.run(args))
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from drift_repair.core import approvals as approvals_core
 from drift_repair.core import compare
 from drift_repair.core.environment import EnvironmentConfig, load_environment
+from drift_repair.core.errors import ConfigurationError
 from drift_repair.core.loop_guard import LoopGuard
 from drift_repair.core.mappings import load_mappings
 from drift_repair.core.models import (
@@ -48,7 +49,8 @@ def expected_source(env: EnvironmentConfig, state: bool = False) -> str:
     source = env.terraform.state_json if state and env.terraform.state_json else None
     source = source or env.terraform.plan_json or env.terraform.state_json
     resolved = env.resolve(source)
-    assert resolved is not None  # the schema requires plan_json or state_json
+    if resolved is None:  # the schema requires plan_json or state_json; a hand-built config may not
+        raise ConfigurationError(env.source or env.name, "terraform.plan_json or terraform.state_json is required")
     return resolved
 
 
@@ -101,7 +103,14 @@ def detect(env_name: str, run_id: str, phase: str = "pre") -> dict[str, Any]:
         "Parsed %s: %s resources (Terraform %s)", document.kind, len(document.resources), document.terraform_version
     )
     hook = _config_hook(env)
-    run = run_detection(document, context=env.context, config_client=hook.conn, fetch_mode=env.config_fetch)
+    # After repairs, settings read off periodic rules (EBS encryption by default) must be evaluated again.
+    run = run_detection(
+        document,
+        context=env.context,
+        config_client=hook.conn,
+        fetch_mode=env.config_fetch,
+        reevaluate_rules=phase == "post",
+    )
     store = RunStore(env.name, run_id, env.aws_conn_id)
     rows_path = store.write_json(f"{phase}_rows.json", [r.to_dict() for r in run.result.rows])
     if phase == "pre":
@@ -268,7 +277,8 @@ def reconcile(env_name: str, run_id: str) -> dict[str, Any]:
         from drift_repair.terraform_cli import refresh_only_plan  # noqa: PLC0415
 
         working_dir = env.resolve(env.terraform.working_dir)
-        assert working_dir is not None
+        if working_dir is None:
+            raise ConfigurationError(env.source or env.name, "terraform.reconcile is terraform: working_dir needed")
         result: ReconcileResult = refresh_only_plan(working_dir, env.terraform.binary)
     else:
         from drift_repair.pipeline import detect as run_detection  # noqa: PLC0415

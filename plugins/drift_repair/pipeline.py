@@ -70,6 +70,7 @@ def detect(
     snapshot: str | Path | None = None,
     compliance_file: str | Path | None = None,
     fetch_mode: str = "batch",
+    reevaluate_rules: bool = False,
 ) -> DetectionRun:
     """Compare a parsed Terraform document with AWS Config (API client) or a Config snapshot file."""
     timings: dict[str, float] = {}
@@ -87,6 +88,8 @@ def detect(
         fetcher = ConfigItemFetcher(config_client, stats)
         actual = fetcher.fetch_lookups_by_select(lookups) if fetch_mode == "select" else fetcher.fetch(lookups)
         rules = compare.compliance_rules(targets)
+        if rules and reevaluate_rules:
+            fetcher.reevaluate(rules)
         compliance = fetcher.compliance(rules) if rules else {}
     else:
         raise ValueError("detect needs a Config client or a snapshot file")

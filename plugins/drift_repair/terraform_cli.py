@@ -31,8 +31,7 @@ def refresh_only_plan(working_dir: str | Path, binary: str = "terraform", timeou
     log.info("Running %s in %s", " ".join(cmd), cwd)
     lines: list[str] = []
     with subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
+        for line in proc.stdout or ():
             lines.append(line)
             log.info("terraform: %s", line.rstrip())
         code = proc.wait(timeout=timeout)

@@ -88,3 +88,24 @@ def test_advanced_query_pages_of_100(sandbox, buckets: list[str]) -> None:  # ty
     assert other is not None
     assert item.supplementary == other.supplementary
     assert item.configuration == other.configuration
+
+
+def test_reevaluation_waits_for_a_fresh_result(sandbox, buckets: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """EBS encryption by default is read off a periodic rule: after a repair it must run again."""
+    config, ec2 = sandbox.client("config"), sandbox.client("ec2")
+    config.put_config_rule(
+        ConfigRule={
+            "ConfigRuleName": "ebs-default-test",
+            "Source": {"Owner": "AWS", "SourceIdentifier": "EC2_EBS_ENCRYPTION_BY_DEFAULT"},
+            "MaximumExecutionFrequency": "TwentyFour_Hours",
+        }
+    )
+    ec2.disable_ebs_encryption_by_default()
+    fetcher = ConfigItemFetcher(config)
+    assert fetcher.reevaluate(["ebs-default-test"], timeout=30, poll=0.2)
+    assert set(fetcher.compliance(["ebs-default-test"]).values()) == {"NON_COMPLIANT"}
+    ec2.enable_ebs_encryption_by_default()
+    assert set(fetcher.compliance(["ebs-default-test"]).values()) == {"NON_COMPLIANT"}  # stale until re-run
+    assert fetcher.reevaluate(["ebs-default-test"], timeout=30, poll=0.2)
+    assert set(fetcher.compliance(["ebs-default-test"]).values()) == {"COMPLIANT"}
+    assert fetcher.stats.calls["StartConfigRulesEvaluation"] == 2

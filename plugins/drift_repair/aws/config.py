@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore import xform_name
@@ -164,6 +166,29 @@ class ConfigItemFetcher:
         return self.select(lk.config_resource_type for lk in lookups)
 
     # ---------------------------------------------------------------- compliance
+
+    def reevaluate(self, rule_names: Iterable[str], timeout: float = 300, poll: float = 5) -> bool:
+        """Run the rules now (periodic rules otherwise report what they saw hours ago) and wait until each
+        has recorded a result after this moment; False when that took longer than ``timeout``."""
+        names = sorted(set(rule_names))
+        if not names:
+            return True
+        started = datetime.now(UTC)
+        for start in range(0, len(names), 25):  # StartConfigRulesEvaluation takes at most 25 names
+            self._call("StartConfigRulesEvaluation", ConfigRuleNames=names[start : start + 25])
+        pending = set(names)
+        deadline = time.monotonic() + timeout
+        while pending and time.monotonic() < deadline:
+            for rule in sorted(pending):
+                results = self._call("GetComplianceDetailsByConfigRule", ConfigRuleName=rule, Limit=100)
+                times = [r.get("ResultRecordedTime") for r in results.get("EvaluationResults", [])]
+                if any(isinstance(t, datetime) and t >= started for t in times):
+                    pending.discard(rule)
+            if pending:
+                time.sleep(poll)
+        if pending:
+            log.warning("Config rules %s did not re-evaluate within %ss", sorted(pending), timeout)
+        return not pending
 
     def compliance(self, rule_names: Iterable[str]) -> dict[tuple[str, str], str]:
         """(rule, resource id) -> ComplianceType for the given rules (all results, paginated)."""

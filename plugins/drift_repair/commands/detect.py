@@ -67,7 +67,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.snapshot:
         run_ = detect(document, context=context, snapshot=args.snapshot, compliance_file=args.compliance)
     else:
-        assert env is not None
+        if env is None:  # argparse makes --env or --snapshot required; say so if called otherwise
+            raise InputError("detect", "give --env (live AWS Config) or --snapshot")
         client = make_client("config", env.region, endpoint)
         run_ = detect(document, context=context, config_client=client, fetch_mode=env.config_fetch)
     result = run_.result
