@@ -28,6 +28,7 @@ from drift_repair.core.models import (
 )
 from drift_repair.core.reconcile import ReconcileResult, native_result
 from drift_repair.core.remediation import EXIT_APPROVAL_TIMEOUT, RemediationItem, plan_remediations
+from drift_repair.reports.approval import approval_body
 from drift_repair.runstore import RunStore
 
 log = logging.getLogger(__name__)
@@ -152,59 +153,6 @@ def detect(env_name: str, run_id: str, phase: str = "pre") -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- plan
-
-
-def _markdown_cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")[:80]
-
-
-def approval_body(
-    env: EnvironmentConfig,
-    rows: Sequence[DiffRow],
-    plan: Mapping[str, Any],
-    run_id: str,
-    dag_id: str,
-    change_ticket: str = "",
-) -> str:
-    """Markdown shown in the Airflow UI's Required Actions: what drifted, what will run, what will not."""
-    ng = [r for r in rows if r.verdict is Verdict.NG]
-    lines = [
-        f"**{len(ng)} drifted attributes** in `{env.name}` (account {env.account_id}, {env.region}), "
-        f"run `{run_id}` of `{dag_id}`."
-    ]
-    if change_ticket:
-        lines.append(f"Change ticket: **{_markdown_cell(change_ticket)}**")
-    lines += ["", "| resource | attribute | Terraform (design) | AWS (actual) |", "|---|---|---|---|"]
-    lines += [
-        f"| `{_markdown_cell(r.resource_address)}` | {r.attribute} | {_markdown_cell(r.expected)} | "
-        f"{_markdown_cell(r.actual)} |"
-        for r in ng
-    ]
-    items = plan.get("items", [])
-    lines += [
-        "",
-        f"**Runbooks to run after approval ({len(items)})**",
-        "",
-        "| resource | Config rule | runbook | attributes |",
-        "|---|---|---|---|",
-    ]
-    lines += [
-        f"| `{_markdown_cell(i['resource_id'])}` | {i['config_rule']} | {i['runbook']} | {', '.join(i['attributes'])} |"
-        for i in items
-    ]
-    manual = plan.get("manual", [])
-    if manual:
-        lines += ["", f"**Not repaired by this run ({len(manual)}): a human decides**", ""]
-        lines += [
-            f"- `{_markdown_cell(m['resource_address'])}` {', '.join(m['attributes'])}: {m['reason']}" for m in manual
-        ]
-    lines += [
-        "",
-        "Approve starts the runbooks above (each also waits on its own `aws:approve` step, answered "
-        "with your name). Reject or no answer changes nothing.",
-    ]
-    return "\n".join(lines)
 
 
 def plan(
