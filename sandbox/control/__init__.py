@@ -3,7 +3,8 @@
 Every request (boto3's, the Airflow hooks', and the SSM Automation engine's own calls, which go through the
 server's HTTP URL) is identified (:mod:`sandbox.control.operations`), then in order:
 
-1. a matching fault adds latency and/or fails it with the given error (:mod:`~sandbox.control.faults`);
+1. a matching fault adds latency and/or fails it with the given error (:mod:`~sandbox.control.faults`),
+   before it is answered or, with ``after_effect``, after it took effect;
 2. if quotas are on, an empty token bucket fails it with the protocol's throttling error
    (:mod:`~sandbox.control.throttle`);
 3. it is answered (extension handler or moto);
@@ -16,7 +17,8 @@ Admin routes (JSON; under ``/_sandbox``):
     GET    /throttling                 {"enabled", "operations": {key: {"rate", "burst", "enabled"}}}
     POST   /throttling                 {"enabled": true} and/or {"operations": {"GetAutomationExecution":
                                        {"enabled": true, "rate": 3, "burst": 3}}}
-    GET    /faults | POST /faults      list | add ({"operation", "error", "count", "status", "latency_ms", ...})
+    GET    /faults | POST /faults      list | add ({"operation", "error", "count", "status", "latency_ms",
+                                       "resource", "after_effect"})
     DELETE /faults                     {"id": ...} removes one, {} removes all
     GET    /calls?operation=..&service=..&resource=..&caller=..&outcome=..&since=..&limit=..
     DELETE /calls                      clear the record and the counters
@@ -128,6 +130,8 @@ class Control:
         if fault is not None:
             if fault.latency_ms:
                 time.sleep(fault.latency_ms / 1000)
+            if fault.error and fault.after_effect:
+                return self._after_effect(call, fault, inner, environ, start_response)
             if fault.error:
                 return self._refuse(call, fault.error, fault.error_message, fault.error_status, start_response, "fault")
         if not self.throttle.allow(call.account_id, call.region, call.service, call.operation):
@@ -164,6 +168,32 @@ class Control:
             self.record.count(call, "success")
             self.notify(call)
         return [body]
+
+    def _after_effect(
+        self,
+        call: Call,
+        fault: Any,
+        inner: Callable[..., Iterable[bytes]],
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+    ) -> list[bytes]:
+        """Carry the call out, then answer the fault's error instead of the response (which is lost)."""
+        captured: dict[str, int] = {}
+
+        def capture(status: str, _headers: list[tuple[str, str]], _exc_info: Any = None) -> Any:
+            captured["status"] = int(status.split(" ", 1)[0])
+            return lambda _data: None
+
+        result = inner(environ, capture)
+        try:
+            b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        if call.mutating and captured.get("status", 200) < 400:
+            self.notify(call)  # the change happened: Config records it, whatever the caller was told
+        return self._refuse(call, fault.error, fault.error_message, fault.error_status, start_response, "fault")
 
     def notify(self, call: Call) -> None:
         for listener in list(self.app.services.get("mutation_listeners", [])):

@@ -3,7 +3,9 @@
 A fault is ``{"operation": "StartAutomationExecution", "error": "InternalServerError", "count": 2}``;
 optional ``service`` (``ssm``), ``status`` (the HTTP status; AWS's usual one for the code otherwise),
 ``message``, ``latency_ms`` (delay before answering; with no ``error`` the call then proceeds normally)
-and ``resource`` (only calls that name this resource id). ``count`` null means every call until removed.
+``resource`` (only calls that name this resource id) and ``after_effect`` (true: the call is carried out first
+and the error answered afterwards, as when a service applied a change but the caller saw a 5xx or lost the
+response; the case runbooks' retries and rollbacks exist for). ``count`` null means every call until removed.
 ``operation`` may be ``*``. Faults come from ``POST /_sandbox/faults`` or the control file
 (``SANDBOX_CONTROL_FILE``); the first matching fault with calls left applies.
 """
@@ -30,6 +32,7 @@ class Fault:
     count: int | None = 1
     latency_ms: int = 0
     resource: str | None = None
+    after_effect: bool = False
     applied: int = 0
 
     def matches(self, call: Call) -> bool:
@@ -55,6 +58,8 @@ def parse(spec: dict[str, Any]) -> Fault:
         raise ValueError("a fault needs an operation (or '*')")
     if not spec.get("error") and not spec.get("latency_ms"):
         raise ValueError("a fault needs an error code, a latency_ms, or both")
+    if spec.get("after_effect") and not spec.get("error"):
+        raise ValueError("after_effect needs an error code (the error answered after the call took effect)")
     count = spec.get("count", 1)
     return Fault(
         id=str(spec.get("id") or uuid.uuid4()),
@@ -66,6 +71,7 @@ def parse(spec: dict[str, Any]) -> Fault:
         count=None if count is None else int(count),
         latency_ms=int(spec.get("latency_ms", 0) or 0),
         resource=spec.get("resource"),
+        after_effect=bool(spec.get("after_effect", False)),
     )
 
 

@@ -206,11 +206,32 @@ def test_latency_fault_delays_and_then_answers(sb: Any) -> None:
     assert time.monotonic() - started < 5
 
 
+def test_fault_after_effect_carries_the_call_out_and_answers_the_error(sb: Any) -> None:
+    aws = clients_for(sb)
+    bucket = aws.bucket("lost-response")
+    sb.admin(
+        "POST",
+        "/faults",
+        {"operation": "PutBucketVersioning", "resource": bucket, "error": "InternalError", "after_effect": True},
+    )
+    s3 = client(sb, "s3")
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    assert _code(exc) == "InternalError" and _status(exc) == 500
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"  # the change took effect all the same
+    (call,) = sb.admin("GET", f"/calls?operation=PutBucketVersioning&resource={bucket}")["calls"]
+    assert (call["outcome"], call["errorCode"]) == ("error", "InternalError")  # as the caller saw it
+    assert sb.admin("GET", "/calls/stats")["operations"]["s3:PutBucketVersioning"] == {"total": 1, "fault": 1}
+
+
 def test_fault_requires_an_error_or_latency(sb: Any) -> None:
     import urllib.error
 
     with pytest.raises(urllib.error.HTTPError) as exc:
         sb.admin("POST", "/faults", {"operation": "ListBuckets"})
+    assert exc.value.code == 400
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        sb.admin("POST", "/faults", {"operation": "ListBuckets", "latency_ms": 10, "after_effect": True})
     assert exc.value.code == 400
 
 
