@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,13 +135,16 @@ def _now() -> str:
 
 
 @contextmanager
-def _buckets_from_before_2023(account: Account) -> Iterator[None]:
-    """Buckets created in the block have no default encryption (the sandbox's stand-in for old buckets)."""
-    account.sandbox.admin("POST", "/s3/default-encryption", {"enabled": False})
+def _before_2023(sandbox: Any) -> Iterator[None]:
+    """S3 as it was before default encryption (January 2023), for the whole block: new buckets have no
+    default encryption and DeleteBucketEncryption removes it again. Since then every bucket has SSE-S3, so
+    the managed rule s3-bucket-server-side-encryption-enabled can report a bucket NON_COMPLIANT only there.
+    """
+    sandbox.admin("POST", "/s3/default-encryption", {"enabled": False})
     try:
         yield
     finally:
-        account.sandbox.admin("POST", "/s3/default-encryption", {"enabled": True})
+        sandbox.admin("POST", "/s3/default-encryption", {"enabled": True})
 
 
 def _bucket(account: Account) -> str:
@@ -154,8 +156,7 @@ def _bucket(account: Account) -> str:
 
 
 def _unencrypted_bucket(account: Account) -> Resource:
-    with _buckets_from_before_2023(account):
-        name = _bucket(account)
+    name = _bucket(account)  # in the world before 2023 (Case.before_2023)
     return Resource("AWS::S3::Bucket", name, name)
 
 
@@ -302,6 +303,7 @@ class Case:
     fault: str = "InternalFailure"
     overrides: dict[str, list[str]] = field(default_factory=dict)  # designed values the DAG passes
     register: bool = False  # deployed by the module, named by no mapping
+    before_2023: bool = False  # S3 without default encryption (see _before_2023)
 
     @property
     def mapping(self) -> ResourceMapping:
@@ -326,6 +328,7 @@ CASES = [
         "PutBucketEncryption",
         fault="InternalError",
         overrides={"SSEAlgorithm": ["AES256"]},
+        before_2023=True,
     ),
     Case(
         "DriftRepair-S3-EnableEncryptionScript",
@@ -339,6 +342,7 @@ CASES = [
         fault="InternalError",
         overrides={"SSEAlgorithm": ["AES256"]},
         register=True,
+        before_2023=True,
     ),
     Case(
         "DriftRepair-S3-EnableVersioning",
@@ -487,18 +491,16 @@ class Run:
         return self.account.compliance(self.case.rule, self.resource, self.case.periodic)
 
 
-def _run(sandbox: Any, case: Case) -> Run:
-    account = Account(sandbox, case.mapping.config_resource_type)
-    if case.register:
-        account.register(case.runbook)
-    run = Run(case, account, case.drift(account))
-    assert run.compliance() == "NON_COMPLIANT", "the drift is what the rule reports"
-    return run
-
-
-def _no_change(run: Run, before: Any, since: str) -> None:
-    assert run.state() == before
-    assert run.account.mutating_calls(since, run.resource.call_id) == []
+@contextmanager
+def _drifted(sandbox: Any, case: Case) -> Iterator[Run]:
+    """A fresh account with the case's resource drifted, as the rule reports it."""
+    with _before_2023(sandbox) if case.before_2023 else nullcontext():
+        account = Account(sandbox, case.mapping.config_resource_type)
+        if case.register:
+            account.register(case.runbook)
+        run = Run(case, account, case.drift(account))
+        assert run.compliance() == "NON_COMPLIANT", "the drift is what the rule reports"
+        yield run
 
 
 # --------------------------------------------------------------------------- the tests
@@ -506,57 +508,50 @@ def _no_change(run: Run, before: Any, since: str) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_drifted_resource_is_repaired_and_a_rerun_changes_nothing(sandbox: Any, case: Case) -> None:
-    run = _run(sandbox, case)
-    execution = run.answer(run.start(), "Approve")
-    assert execution["AutomationExecutionStatus"] == "Success", (
-        execution.get("FailureMessage"),
-        steps_status(execution),
-    )
-    assert step_of(execution, case.apply_step)["StepStatus"] == "Success"
-    approval = step_of(execution, "ApproveChange")["Outputs"]
-    assert approval["ApprovalStatus"] == ["Approved"]
+    with _drifted(sandbox, case) as run:
+        execution = run.answer(run.start(), "Approve")
+        assert execution["AutomationExecutionStatus"] == "Success", _why(execution)
+        assert step_of(execution, case.apply_step)["StepStatus"] == "Success"
+        approval = step_of(execution, "ApproveChange")["Outputs"]
+        assert approval["ApprovalStatus"] == ["Approved"]
+        assert run.account.principal in approval["ApproverDecisions"][0]
 
-    assert run.compliance() == "COMPLIANT"  # the Config rule's own evaluation
-    assert run.attributes() == case.attributes  # the Config item, read as detection reads it
-    assert case.live(run.account, run.resource) == case.live_value  # and the service itself
-    assert run.account.mutating_calls(_since_start(execution), run.resource.call_id), "the repair left no record"
+        assert run.compliance() == "COMPLIANT"  # the Config rule's own evaluation
+        assert run.attributes() == case.attributes  # the Config item, read as detection reads it
+        assert case.live(run.account, run.resource) == case.live_value  # and the service itself
+        changes = run.account.mutating_calls(_started(execution), run.resource.call_id)
+        assert [c["operation"] for c in changes if c["outcome"] == "success"] == [case.apply_api]
 
-    since = _now()
-    rerun = run.runbooks.wait(run.start())
-    assert rerun["AutomationExecutionStatus"] == "Success", (rerun.get("FailureMessage"), steps_status(rerun))
-    ran = {s["StepName"] for s in rerun["StepExecutions"] if s["StepStatus"] != "Pending"}
-    assert "ApproveChange" not in ran and case.apply_step not in ran
-    # No mutating call at all (not even to the evidence bucket), only the test's own StartAutomationExecution.
-    assert [c["operation"] for c in run.account.mutating_calls(since)] == ["StartAutomationExecution"]
-    assert run.compliance() == "COMPLIANT"
-
-
-def _since_start(execution: dict[str, Any]) -> str:
-    started: dt.datetime = execution["ExecutionStartTime"]
-    return started.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        since = _now()
+        rerun = run.runbooks.wait(run.start())
+        assert rerun["AutomationExecutionStatus"] == "Success", _why(rerun)
+        ran = {s["StepName"] for s in rerun["StepExecutions"] if s["StepStatus"] != "Pending"}
+        assert "ApproveChange" not in ran and case.apply_step not in ran
+        # No mutating call at all (not even to the evidence bucket): only the test's StartAutomationExecution.
+        assert [c["operation"] for c in run.account.mutating_calls(since)] == ["StartAutomationExecution"]
+        assert run.compliance() == "COMPLIANT"
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_a_rejected_approval_changes_nothing(sandbox: Any, case: Case) -> None:
-    run = _run(sandbox, case)
-    before, since = run.state(), _now()
-    execution = run.answer(run.start(), "Reject")
-    assert execution["AutomationExecutionStatus"] == "Failed"
-    assert step_of(execution, "ApproveChange")["StepStatus"] == "Failed"
-    assert step_of(execution, "SavePreState")["StepStatus"] == "Pending"
-    _no_change(run, before, since)
-    assert run.compliance() == "NON_COMPLIANT"
+    with _drifted(sandbox, case) as run:
+        before, since = run.state(), _now()
+        execution = run.answer(run.start(), "Reject")
+        assert execution["AutomationExecutionStatus"] == "Failed", _why(execution)
+        assert step_of(execution, "ApproveChange")["StepStatus"] == "Failed"
+        assert step_of(execution, "SavePreState")["StepStatus"] == "Pending"
+        _assert_unchanged(run, before, since)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_an_approval_timeout_changes_nothing(sandbox: Any, case: Case) -> None:
-    run = _run(sandbox, case)
-    before, since = run.state(), _now()
-    execution = _approval_times_out(run)
-    assert execution["AutomationExecutionStatus"] == "TimedOut", steps_status(execution)
-    assert step_of(execution, "ApproveChange")["StepStatus"] == "TimedOut"
-    assert step_of(execution, "SavePreState")["StepStatus"] == "Pending"
-    _no_change(run, before, since)
+    with _drifted(sandbox, case) as run:
+        before, since = run.state(), _now()
+        execution = _approval_times_out(run)
+        assert execution["AutomationExecutionStatus"] == "TimedOut", _why(execution)
+        assert step_of(execution, "ApproveChange")["StepStatus"] == "TimedOut"
+        assert step_of(execution, "SavePreState")["StepStatus"] == "Pending"
+        _assert_unchanged(run, before, since)
 
 
 def _approval_times_out(run: Run) -> dict[str, Any]:
@@ -567,36 +562,96 @@ def _approval_times_out(run: Run) -> dict[str, Any]:
     loop guard's S3 listing is held back a little (a latency fault), so the scale is switched while the loop
     guard runs: the approval step, next, starts at the small scale.
     """
-    evidence = run.account.env.evidence_bucket
     sandbox = run.account.sandbox
-    sandbox.admin(
-        "POST", "/faults", {"operation": "ListObjectsV2", "service": "s3", "resource": evidence, "latency_ms": 1500}
-    )
-    execution_id = run.start()
-    run.runbooks.wait_step(execution_id, "LoopGuard", ["InProgress"])
-    with run.runbooks.time_scale(APPROVAL_TIME_SCALE):
-        assert step_of(run.runbooks.get(execution_id), "ApproveChange")["StepStatus"] == "Pending"
-        return run.runbooks.wait(execution_id, timeout=30)
+    hold = {"operation": "ListObjectsV2", "resource": run.account.env.evidence_bucket, "latency_ms": 1000}
+    (fault,) = sandbox.admin("POST", "/faults", hold)["ids"]
+    try:
+        execution_id = run.start()
+        run.runbooks.wait_step(execution_id, "LoopGuard", ["InProgress"])
+        with run.runbooks.time_scale(APPROVAL_TIME_SCALE):
+            assert step_of(run.runbooks.get(execution_id), "ApproveChange")["StepStatus"] == "Pending"
+            return run.runbooks.wait(execution_id, timeout=30)
+    finally:
+        sandbox.admin("DELETE", "/faults", {"id": fault})
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_a_failed_change_is_rolled_back_exactly(sandbox: Any, case: Case) -> None:
-    run = _run(sandbox, case)
-    before = run.state()
-    (fault,) = sandbox.admin(
-        "POST",
-        "/faults",
-        {"operation": case.apply_api, "error": case.fault, "count": 3, "resource": run.resource.call_id},
-    )["ids"]
-    execution = run.answer(run.start(), "Approve")
-    assert execution["AutomationExecutionStatus"] == "Failed", steps_status(execution)
-    assert step_of(execution, case.apply_step)["StepStatus"] == "Failed"
-    assert case.fault in step_of(execution, case.apply_step)["FailureMessage"]
-    assert step_of(execution, "Rollback")["StepStatus"] == "Success"
-    assert step_of(execution, "FailAfterRestore")["StepStatus"] == "Failed"
-    applied = {f["id"]: f for f in sandbox.admin("GET", "/faults")["faults"]}[fault]["applied"]
-    assert applied == 3  # maxAttempts: 3
-    assert run.state() == before  # the pre-state, exactly
-    calls = run.account.mutating_calls(_since_start(execution), run.resource.call_id)
-    assert [(c["operation"], c["errorCode"]) for c in calls] == [(case.apply_api, case.fault)] * 3
+# How the change step fails: AWS refuses the call (nothing changes), or the change lands and the caller still
+# sees the error (a 5xx after the fact, a lost response), so the rollback has something to undo.
+REFUSED, LANDED = "refused", "landed"
+ROLLBACK_CASES = [
+    pytest.param(case, mode, id=f"{mode}-{case_id}")
+    for mode in (REFUSED, LANDED)
+    for case, case_id in zip(CASES, IDS, strict=True)
+    # The script variant re-reads before it writes: its second attempt finds the landed change and succeeds
+    # (test_the_script_variant_retries_into_a_change_that_landed).
+    if not (mode == LANDED and case.runbook == "DriftRepair-S3-EnableEncryptionScript")
+]
+
+
+@pytest.mark.parametrize(("case", "mode"), ROLLBACK_CASES)
+def test_a_failed_change_is_rolled_back_exactly(sandbox: Any, case: Case, mode: str) -> None:
+    with _drifted(sandbox, case) as run, _failing(run, mode) as fault:
+        before = run.state()
+        execution = run.answer(run.start(), "Approve")
+        assert execution["AutomationExecutionStatus"] == "Failed", _why(execution)
+        apply = step_of(execution, case.apply_step)
+        assert apply["StepStatus"] == "Failed" and case.fault in apply["FailureMessage"]
+        rollback = step_of(execution, "Rollback")
+        assert rollback["StepStatus"] == "Success", _why(execution)
+        assert rollback["Outputs"]["Restored"] == [str(mode == LANDED).lower()]  # nothing to undo when nothing landed
+        assert rollback["Outputs"]["Exact"] == ["true"]
+        assert step_of(execution, "FailAfterRestore")["StepStatus"] == "Failed"
+        assert fault() == 3  # the change step's maxAttempts
+
+        assert run.state() == before  # the pre-state, exactly: the Config item before == after
+        calls = run.account.mutating_calls(_started(execution), run.resource.call_id)
+        assert [(c["operation"], c["errorCode"]) for c in calls[:3]] == [(case.apply_api, case.fault)] * 3
+        assert len(calls) == (3 if mode == REFUSED else 4)  # the restore: one call
+        assert run.compliance() == "NON_COMPLIANT"
+
+
+def test_the_script_variant_retries_into_a_change_that_landed(sandbox: Any) -> None:
+    case = next(c for c in CASES if c.runbook == "DriftRepair-S3-EnableEncryptionScript")
+    with _drifted(sandbox, case) as run, _failing(run, LANDED) as fault:
+        execution = run.answer(run.start(), "Approve")
+        assert execution["AutomationExecutionStatus"] == "Success", _why(execution)
+        assert step_of(execution, "Rollback")["StepStatus"] == "Pending"
+        assert fault() == 1  # the first attempt's PutBucketEncryption landed; the second found it done
+        calls = run.account.mutating_calls(_started(execution), run.resource.call_id)
+        assert [(c["operation"], c["errorCode"]) for c in calls] == [(case.apply_api, case.fault)]
+        assert run.compliance() == "COMPLIANT"
+        assert run.attributes() == case.attributes
+
+
+@contextmanager
+def _failing(run: Run, mode: str) -> Iterator[Callable[[], int]]:
+    """The change step's API call fails (3 times, for maxAttempts 3) on this resource only; yields how often
+    the fault applied."""
+    sandbox = run.account.sandbox
+    spec = {
+        "operation": run.case.apply_api,
+        "error": run.case.fault,
+        "count": 3,
+        "resource": run.resource.call_id,
+        "after_effect": mode == LANDED,
+    }
+    (fault,) = sandbox.admin("POST", "/faults", spec)["ids"]
+    try:
+        yield lambda: next(f["applied"] for f in sandbox.admin("GET", "/faults")["faults"] if f["id"] == fault)
+    finally:
+        sandbox.admin("DELETE", "/faults", {"id": fault})
+
+
+def _assert_unchanged(run: Run, before: Any, since: str) -> None:
+    assert run.state() == before
+    assert run.account.mutating_calls(since, run.resource.call_id) == []
     assert run.compliance() == "NON_COMPLIANT"
+
+
+def _started(execution: dict[str, Any]) -> str:
+    started: dt.datetime = execution["ExecutionStartTime"]
+    return started.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _why(execution: dict[str, Any]) -> tuple[Any, ...]:
+    return execution.get("FailureMessage"), steps_status(execution)
