@@ -1,12 +1,16 @@
-"""Helpers for the sandbox's Config and control tests (clients, the recorder, an engine stand-in)."""
+"""Helpers for the sandbox's Config and control tests (clients, the recorder, an engine stand-in, accounts
+set up as the Terraform module deploys them)."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import io
 import json
 import threading
 import uuid
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,10 +19,20 @@ from botocore.config import Config
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import make_server
 
+from drift_repair.core.config_items import parse_item
+from drift_repair.core.environment import REPO_ROOT, load_environment
+from drift_repair.core.mappings import MappingSet, load_mappings
+from sandbox import seed
+from sandbox.config.rules import MANAGED_RULES
 from sandbox.server import AwsError, RequestContext, SandboxApp, build_app
 
 REGION = "ap-northeast-1"
 ACCOUNT = "123456789012"
+MAPPINGS: MappingSet = load_mappings()
+# What GetComplianceDetailsByConfigRule accepts (INSUFFICIENT_DATA is not a result a resource can have).
+EVALUATION_RESULTS = ["COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"]
+# boto3's default session is not thread-safe: clients are created under this lock (using them is safe).
+CLIENTS_LOCK = threading.Lock()
 
 
 def start_recorder(config_client: Any, s3_client: Any, bucket: str = "config-delivery-sandbox") -> None:
@@ -102,6 +116,99 @@ def lambda_function(aws: Clients, name: str) -> str:
         FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.handler", Code={"ZipFile": code.getvalue()}
     )
     return str(function["FunctionArn"])
+
+
+# --------------------------------------------------------------------------- accounts as the module deploys them
+
+
+def now() -> str:
+    """The current time as the call record writes it (``since`` / ``until`` filters compare text)."""
+    return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+class Account:
+    """A fresh AWS account in the running sandbox with Config on as the Terraform module deploys it.
+
+    A 12-digit access key names its account in the sandbox, so every Account is isolated from the others and
+    from the default account: no reset needed, account-wide settings (EBS encryption by default) stay in it.
+    ``sandbox.seed.turn_on_config`` deploys what the module does for the given Config resource types: the
+    recorder and delivery channel, the mappings' managed rules with their remediation configurations, the
+    runbooks they name, the evidence bucket and the automation role.
+    """
+
+    def __init__(self, target: Any, config_types: Iterable[str], environment: str = "dev") -> None:
+        self.sandbox = target
+        self.id = str(200_000_000_000 + uuid.uuid4().int % 700_000_000_000)
+        base = load_environment(environment)
+        self.env = dataclasses.replace(
+            base, account_id=self.id, evidence_bucket=f"drift-repair-evidence-{self.id}-{base.name}"
+        )
+        # The sandbox names a caller arn:aws:iam::<account>:user/<access key>: the principal of this account's
+        # clients, the one the DAG would list as the runbooks' approver.
+        self.principal = f"arn:aws:iam::{self.id}:user/{self.id}"
+        self.role_arn = f"arn:aws:iam::{self.id}:role/drift-repair-automation-{base.name}"
+        self._clients: dict[str, Any] = {}
+        self.seeder = seed.Seeder(self.env, target.url)
+        with CLIENTS_LOCK:
+            for service in ("config", "s3", "iam", "ssm"):
+                self.seeder.client(service)
+        self.rules = seed.turn_on_config(self.seeder, MAPPINGS, set(config_types))
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        key = f"{service}:{kwargs.get('region_name', '')}"
+        if key not in self._clients:
+            with CLIENTS_LOCK:
+                self._clients[key] = self.sandbox.client(service, aws_access_key_id=self.id, **kwargs)
+        return self._clients[key]
+
+    def register(self, runbook: str) -> None:
+        """A runbook of include/runbooks/ that no mapping names (the module deploys every one)."""
+        text = (REPO_ROOT / "include" / "runbooks" / f"{runbook}.yaml").read_text(encoding="utf-8")
+        self.client("ssm").create_document(Name=runbook, Content=text, DocumentType="Automation", DocumentFormat="YAML")
+
+    # ------------------------------------------------------------------ Config
+
+    def item(self, resource_type: str, resource_id: str) -> dict[str, Any]:
+        key = {"resourceType": resource_type, "resourceId": resource_id}
+        found = self.client("config").batch_get_resource_config(resourceKeys=[key])["baseConfigurationItems"]
+        assert len(found) == 1, f"no Config item for {key}"
+        return found[0]  # type: ignore[no-any-return]
+
+    def item_state(self, resource_type: str, resource_id: str) -> dict[str, Any]:
+        """A Config item without its capture metadata (time, state id), values parsed (supplementary
+        configuration values are JSON strings): what must be equal when nothing changed."""
+        raw = self.item(resource_type, resource_id)
+        parsed = parse_item(raw).document()
+        return {
+            "configuration": parsed["configuration"],
+            "supplementaryConfiguration": parsed["supplementaryConfiguration"],
+            "tags": raw.get("tags"),
+            "relationships": raw.get("relationships"),
+        }
+
+    def compliance(self, rule: str, resource_type: str, resource_id: str) -> str:
+        """The rule's own evaluation of one resource; a periodic rule is run first, as an operator would
+        (configuration-change rules evaluate each recorded change by themselves)."""
+        config = self.client("config")
+        (described,) = config.describe_config_rules(ConfigRuleNames=[rule])["ConfigRules"]
+        managed = MANAGED_RULES.get(described["Source"].get("SourceIdentifier", ""))
+        if managed is not None and managed.periodic:
+            config.start_config_rules_evaluation(ConfigRuleNames=[rule])
+        results = config.get_compliance_details_by_config_rule(
+            ConfigRuleName=rule, ComplianceTypes=EVALUATION_RESULTS, Limit=100
+        )["EvaluationResults"]
+        for result in results:
+            q = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
+            if (q["ResourceType"], q["ResourceId"]) == (resource_type, resource_id):
+                return str(result["ComplianceType"])
+        return "NO_RESULT"
+
+    # ------------------------------------------------------------------ the call record
+
+    def mutating_calls(self, since: str, resource: str | None = None) -> list[dict[str, Any]]:
+        """The record's mutating calls in this account since ``since`` (naming ``resource`` when given)."""
+        query = f"/calls?since={since}" + (f"&resource={resource}" if resource else "")
+        return [c for c in self.sandbox.admin("GET", query)["calls"] if c["accountId"] == self.id]
 
 
 # --------------------------------------------------------------------------- in-process sandbox

@@ -1,137 +1,69 @@
 """The project's ten runbooks, each against a drifted resource in the running sandbox, through boto3 only.
 
-Every test gets an AWS account of its own (a 12-digit access key names an account in the sandbox), set up
-as the Terraform module deploys it (``sandbox.seed.turn_on_config``: recorder, the mappings' Config rules,
-their remediation configurations, the runbooks, the evidence bucket). The runbook is started as the DAG
-starts it: the remediation configuration's parameters resolved for the resource, the designed values
-passed, and the DAG's principal (here: the test's) as the approver answering the ``aws:approve`` step with
-SendAutomationSignal. So tests are independent without resetting the shared sandbox, and account-wide
-settings (EBS encryption by default) cannot leak from one test into another.
+Every scenario gets an AWS account of its own (config_support.Account: a 12-digit access key names an account
+in the sandbox), set up as the Terraform module deploys it: recorder, the mappings' Config rules and their
+remediation configurations, the runbooks, the evidence bucket. The runbook is started as the DAG starts it:
+the remediation configuration's parameters resolved for the resource, the designed values passed, and the
+DAG's principal (here: the test's) listed as the approver that answers ``aws:approve`` with
+SendAutomationSignal. Scenarios are therefore independent without resetting the shared sandbox, and
+account-wide settings (EBS encryption by default) cannot leak between them.
 
 Per runbook:
 
 * drifted -> approved -> compliant by the Config rule's own evaluation and by the attribute (the Config
-  item, through the mapping's path, and the service API); a re-run makes no mutating call at all;
+  item, read through the mapping's path as detection reads it, and the service API); a re-run on the
+  compliant resource makes no mutating call at all;
 * approval rejected -> Failed, nothing changed; approval timed out -> TimedOut, nothing changed;
-* the change step failing all its attempts (fault injection) -> Rollback Success, execution Failed, the
-  resource's Config item exactly as before.
+* the change step failing all its attempts (fault injection), whether AWS refused the call or the change
+  landed and the caller saw an error anyway -> Rollback Success, the execution Failed, the resource's Config
+  item exactly as before.
+
+Speed: the cost is the runbooks' executeScript steps (a Python process each). The scenarios of the selected
+tests are started together when the module starts, a few at a time (:class:`Scenarios`); each test waits for
+its own and reports it. The approval-timeout tests change the sandbox's clock for every execution, so they
+run alone, after the others.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import uuid
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from config_support import CLIENTS_LOCK, MAPPINGS, Account, now
 from ssm_support import Runbooks, step_of, steps_status, unique
 
 from drift_repair.core.config_items import parse_item
-from drift_repair.core.environment import REPO_ROOT, load_environment
-from drift_repair.core.mappings import MappingSet, ResourceMapping, load_mappings
+from drift_repair.core.mappings import ResourceMapping
 from drift_repair.core.remediation import resolve_parameters
-from sandbox import seed
 
 pytestmark = pytest.mark.sandbox
 
-MAPPINGS: MappingSet = load_mappings()
-ALL_RESULTS = ["COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"]
-# Config items: everything but the capture metadata (time, state id), which changes with every recording.
-ITEM_STATE = ("configuration", "supplementaryConfiguration", "tags", "relationships")
 # The approval's 86400 s shrunk to ~1 s (aws:approve's timeout only: see _approval_times_out).
 APPROVAL_TIME_SCALE = 1 / 86400
+# Scenarios running at once: enough to keep two cores busy while others wait for an approval.
+WORKERS = 4
 
 
-# --------------------------------------------------------------------------- an account as the module deploys it
-
-
-@dataclass
+@dataclass(frozen=True)
 class Resource:
-    """A drifted resource: its Config key, the id API calls (and so the call record) name, other ids."""
+    """A drifted resource: its Config key and the id API calls name (the call record and faults match it)."""
 
     config_type: str
     config_id: str
-    call_id: str  # the id the call record and fault injection match (bucket, DB identifier, key id...)
-    extra: dict[str, str] = field(default_factory=dict)
+    call_id: str  # bucket, DB identifier, key id, trail name, instance id, account id
 
 
-class Account:
-    """A fresh account with Config on and the mappings' rules, remediation configurations and runbooks."""
-
-    def __init__(self, sandbox: Any, config_type: str) -> None:
-        self.sandbox = sandbox
-        self.id = str(200_000_000_000 + uuid.uuid4().int % 700_000_000_000)
-        dev = load_environment("dev")
-        self.env = dataclasses.replace(
-            dev, account_id=self.id, evidence_bucket=f"drift-repair-evidence-{self.id}-{dev.name}"
-        )
-        self.seeder = seed.Seeder(self.env, sandbox.url)
-        self.rules = seed.turn_on_config(self.seeder, MAPPINGS, {config_type})
-        # The sandbox names a caller arn:aws:iam::<account>:user/<access key>: the DAG's principal here.
-        self.principal = f"arn:aws:iam::{self.id}:user/{self.id}"
-        self.runbooks = Runbooks(sandbox, aws_access_key_id=self.id)
-        self._clients: dict[str, Any] = {}
-
-    def client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = self.sandbox.client(service, aws_access_key_id=self.id)
-        return self._clients[service]
-
-    def register(self, runbook: str) -> None:
-        """A runbook no mapping names yet (the module deploys it all the same)."""
-        text = (REPO_ROOT / "include" / "runbooks" / f"{runbook}.yaml").read_text(encoding="utf-8")
-        self.client("ssm").create_document(Name=runbook, Content=text, DocumentType="Automation", DocumentFormat="YAML")
-
-    # ------------------------------------------------------------------ Config
-
-    def item(self, resource: Resource) -> dict[str, Any]:
-        key = {"resourceType": resource.config_type, "resourceId": resource.config_id}
-        found = self.client("config").batch_get_resource_config(resourceKeys=[key])["baseConfigurationItems"]
-        assert len(found) == 1, f"no Config item for {key}"
-        return found[0]  # type: ignore[no-any-return]
-
-    def item_state(self, resource: Resource) -> dict[str, Any]:
-        """The recorded state of the resource, parsed (supplementaryConfiguration values are JSON strings)."""
-        parsed = parse_item(self.item(resource)).document()
-        raw = self.item(resource)
-        return {
-            "configuration": parsed["configuration"],
-            "supplementaryConfiguration": parsed["supplementaryConfiguration"],
-            "tags": raw.get("tags"),
-            "relationships": raw.get("relationships"),
-        }
-
-    def compliance(self, rule: str, resource: Resource, periodic: bool) -> str:
-        """The rule's own evaluation of the resource (periodic rules run first, as an operator would)."""
-        config = self.client("config")
-        if periodic:
-            config.start_config_rules_evaluation(ConfigRuleNames=[rule])
-        results = config.get_compliance_details_by_config_rule(
-            ConfigRuleName=rule, ComplianceTypes=ALL_RESULTS, Limit=100
-        )["EvaluationResults"]
-        for result in results:
-            q = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
-            if (q["ResourceType"], q["ResourceId"]) == (resource.config_type, resource.config_id):
-                return str(result["ComplianceType"])
-        return "NO_RESULT"
-
-    # ------------------------------------------------------------------ the call record
-
-    def mutating_calls(self, since: str, resource: str | None = None) -> list[dict[str, Any]]:
-        """Mutating calls in this account since ``since`` (on ``resource`` when given)."""
-        query = f"/calls?since={since}" + (f"&resource={resource}" if resource else "")
-        return [c for c in self.sandbox.admin("GET", query)["calls"] if c["accountId"] == self.id]
+# --------------------------------------------------------------------------- drifted resources
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-# --------------------------------------------------------------------------- the ten runbooks
+# S3 default encryption is a switch of the whole sandbox: scenarios that need the world before 2023 take turns.
+S3_BEFORE_2023 = threading.Lock()
 
 
 @contextmanager
@@ -139,12 +71,14 @@ def _before_2023(sandbox: Any) -> Iterator[None]:
     """S3 as it was before default encryption (January 2023), for the whole block: new buckets have no
     default encryption and DeleteBucketEncryption removes it again. Since then every bucket has SSE-S3, so
     the managed rule s3-bucket-server-side-encryption-enabled can report a bucket NON_COMPLIANT only there.
+    (Other scenarios meanwhile get buckets without default encryption too; none of them looks at it.)
     """
-    sandbox.admin("POST", "/s3/default-encryption", {"enabled": False})
-    try:
-        yield
-    finally:
-        sandbox.admin("POST", "/s3/default-encryption", {"enabled": True})
+    with S3_BEFORE_2023:
+        sandbox.admin("POST", "/s3/default-encryption", {"enabled": False})
+        try:
+            yield
+        finally:
+            sandbox.admin("POST", "/s3/default-encryption", {"enabled": True})
 
 
 def _bucket(account: Account) -> str:
@@ -162,8 +96,8 @@ def _unencrypted_bucket(account: Account) -> Resource:
 
 def _suspended_versioning(account: Account) -> Resource:
     name = _bucket(account)
-    account.client("s3").put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    account.client("s3").put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Suspended"})
+    for status in ("Enabled", "Suspended"):  # versioned as designed, then suspended
+        account.client("s3").put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": status})
     return Resource("AWS::S3::Bucket", name, name)
 
 
@@ -181,23 +115,24 @@ def _public_access_partly_open(account: Account) -> Resource:
     return Resource("AWS::S3::Bucket", name, name)
 
 
-def _db(account: Account, **overrides: Any) -> Resource:
+def _db(account: Account, **drift: Any) -> Resource:
     name = unique("db")
-    kwargs: dict[str, Any] = {
-        "DBInstanceIdentifier": name,
-        "DBInstanceClass": "db.t4g.medium",
-        "Engine": "postgres",
-        "AllocatedStorage": 20,
-        "MasterUsername": "app",
-        "MasterUserPassword": "sandbox-password-1",
-        "BackupRetentionPeriod": 7,
-        "PubliclyAccessible": False,
-        **overrides,
-    }
     rds = account.client("rds")
-    rds.create_db_instance(**kwargs)
+    rds.create_db_instance(
+        **{
+            "DBInstanceIdentifier": name,
+            "DBInstanceClass": "db.t4g.medium",
+            "Engine": "postgres",
+            "AllocatedStorage": 20,
+            "MasterUsername": "app",
+            "MasterUserPassword": "sandbox-password-1",
+            "BackupRetentionPeriod": 7,
+            "PubliclyAccessible": False,
+            **drift,
+        }
+    )
     dbi = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]["DbiResourceId"]
-    return Resource("AWS::RDS::DBInstance", dbi, name)
+    return Resource("AWS::RDS::DBInstance", dbi, name)  # Config's id is the DbiResourceId, APIs take the name
 
 
 def _short_backups(account: Account) -> Resource:
@@ -214,23 +149,11 @@ def _key_without_rotation(account: Account) -> Resource:
 
 
 def _trail_without_validation(account: Account) -> Resource:
-    bucket = _bucket(account)
     name = unique("trail")
     cloudtrail = account.client("cloudtrail")
-    arn = cloudtrail.create_trail(Name=name, S3BucketName=bucket, EnableLogFileValidation=False)["TrailARN"]
+    cloudtrail.create_trail(Name=name, S3BucketName=_bucket(account), EnableLogFileValidation=False)
     cloudtrail.start_logging(Name=name)
-    config_id = _config_id(account, "AWS::CloudTrail::Trail", name, arn)
-    return Resource("AWS::CloudTrail::Trail", config_id, name)
-
-
-def _config_id(account: Account, config_type: str, name: str, arn: str) -> str:
-    """The id Config gives the resource (trails: by name or ARN, as the recorder lists them)."""
-    listed = account.client("config").list_discovered_resources(resourceType=config_type)["resourceIdentifiers"]
-    ids = [
-        r["resourceId"] for r in listed if name in (r.get("resourceName"), r["resourceId"]) or r["resourceId"] == arn
-    ]
-    assert len(ids) == 1, listed
-    return str(ids[0])
+    return Resource("AWS::CloudTrail::Trail", name, name)
 
 
 def _ebs_default_encryption_off(account: Account) -> Resource:
@@ -245,6 +168,9 @@ def _imdsv1_allowed(account: Account) -> Resource:
         ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1, MetadataOptions={"HttpTokens": "optional"}
     )["Instances"][0]["InstanceId"]
     return Resource("AWS::EC2::Instance", instance, instance)
+
+
+# --------------------------------------------------------------------------- the attribute, from the service
 
 
 def _live_encryption(account: Account, r: Resource) -> Any:
@@ -280,14 +206,11 @@ def _live_ebs_default(account: Account, r: Resource) -> Any:
 
 
 def _live_http_tokens(account: Account, r: Resource) -> Any:
-    ec2 = account.client("ec2")
-    instance = ec2.describe_instances(InstanceIds=[r.call_id])["Reservations"][0]["Instances"][0]
-    return instance["MetadataOptions"]["HttpTokens"]
+    reservations = account.client("ec2").describe_instances(InstanceIds=[r.call_id])["Reservations"]
+    return reservations[0]["Instances"][0]["MetadataOptions"]["HttpTokens"]
 
 
-ALL_BLOCKED = {
-    name: True for name in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
-}
+# --------------------------------------------------------------------------- the ten runbooks
 
 
 @dataclass(frozen=True)
@@ -295,12 +218,12 @@ class Case:
     runbook: str
     rule: str  # the mapping's Config rule whose remediation configuration starts the runbook
     drift: Callable[[Account], Resource]
-    attributes: dict[str, Any]  # mapping attribute -> designed value (read from the Config item)
+    attributes: dict[str, Any]  # mapping attribute -> designed value, read off the Config item
     live: Callable[[Account, Resource], Any]  # the attribute through the service API
     live_value: Any
     apply_step: str
-    apply_api: str  # the operation the change step calls (fault injection target)
-    fault: str = "InternalFailure"
+    apply_api: str  # the operation the change step calls (the fault's target)
+    fault: str = "InternalFailure"  # an error the service answers with (5xx)
     overrides: dict[str, list[str]] = field(default_factory=dict)  # designed values the DAG passes
     register: bool = False  # deployed by the module, named by no mapping
     before_2023: bool = False  # S3 without default encryption (see _before_2023)
@@ -309,13 +232,8 @@ class Case:
     def mapping(self) -> ResourceMapping:
         return next(m for m in MAPPINGS.mappings if self.rule in m.rules)
 
-    @property
-    def periodic(self) -> bool:
-        from sandbox.config.rules import MANAGED_RULES
 
-        return MANAGED_RULES[self.mapping.rules[self.rule].source_identifier].periodic
-
-
+ALL_BLOCKED = dict.fromkeys(("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True)
 CASES = [
     Case(
         "DriftRepair-S3-EnableEncryption",
@@ -417,7 +335,7 @@ CASES = [
         "DriftRepair-EC2-EnableEbsEncryptionByDefault",
         "ec2-ebs-encryption-by-default",
         _ebs_default_encryption_off,
-        {},  # an account setting: Config records no item (the mapping reads the rule's result instead)
+        {},  # an account setting: Config records no item of it (the mapping reads the rule's result instead)
         _live_ebs_default,
         True,
         "ApplyEbsEncryptionByDefault",
@@ -439,7 +357,13 @@ CASES = [
 IDS = [c.runbook.removeprefix("DriftRepair-") for c in CASES]
 
 
-# --------------------------------------------------------------------------- one run of a case
+def test_every_runbook_has_a_case() -> None:
+    from tests.runbooks.support import runbook_files
+
+    assert sorted(c.runbook for c in CASES) == sorted(r.name for r in runbook_files())
+
+
+# --------------------------------------------------------------------------- one drifted resource and its runbook
 
 
 @dataclass
@@ -447,25 +371,23 @@ class Run:
     case: Case
     account: Account
     resource: Resource
-
-    @property
-    def runbooks(self) -> Runbooks:
-        return self.account.runbooks
+    runbooks: Runbooks
 
     def parameters(self) -> dict[str, list[str]]:
-        """What the DAG passes: the remediation configuration resolved for the resource, designed values, and
-        its own principal as the approver."""
+        """What the DAG passes: the remediation configuration resolved for the resource, the designed values,
+        and its own principal as the approver."""
         config = self.account.client("config")
-        configurations = config.describe_remediation_configurations(ConfigRuleNames=[self.case.rule])
-        (configuration,) = configurations["RemediationConfigurations"]
-        return resolve_parameters(
-            configuration, self.resource.config_id, {**self.case.overrides, "Approvers": [self.account.principal]}
-        )
+        (configuration,) = config.describe_remediation_configurations(ConfigRuleNames=[self.case.rule])[
+            "RemediationConfigurations"
+        ]
+        overrides = {**self.case.overrides, "Approvers": [self.account.principal]}
+        return resolve_parameters(configuration, self.resource.config_id, overrides)
 
     def start(self) -> str:
         return self.runbooks.start(self.case.runbook, self.parameters())
 
     def answer(self, execution_id: str, signal: str) -> dict[str, Any]:
+        """Answer the approval as the listed approver, then wait for the end."""
         self.runbooks.wait_step(execution_id, "ApproveChange", ["Waiting"])
         self.runbooks.ssm.send_automation_signal(
             AutomationExecutionId=execution_id, SignalType=signal, Payload={"Comment": [f"{signal} by the test"]}
@@ -473,41 +395,103 @@ class Run:
         return self.runbooks.wait(execution_id)
 
     def state(self) -> Any:
-        """What must not change when nothing is repaired: the Config item (or, for an account setting that
+        """What must not change when nothing is repaired: the Config item (for an account setting, which
         Config records no item of, the setting through the service API)."""
-        if self.case.attributes:
-            return self.account.item_state(self.resource)
-        return self.case.live(self.account, self.resource)
+        if not self.case.attributes:
+            return self.case.live(self.account, self.resource)
+        return self.account.item_state(self.resource.config_type, self.resource.config_id)
 
     def attributes(self) -> dict[str, Any]:
         """The mapped attributes as detection reads them off the Config item."""
         if not self.case.attributes:
             return {}
-        document = parse_item(self.account.item(self.resource)).document()
-        by_name = {a.name: a for a in self.case.mapping.attributes}
-        return {name: by_name[name].config_path.get(document) for name in self.case.attributes}
+        item = self.account.item(self.resource.config_type, self.resource.config_id)
+        document = parse_item(item).document()
+        paths = {a.name: a.config_path for a in self.case.mapping.attributes}
+        return {name: paths[name].get(document) for name in self.case.attributes}  # type: ignore[union-attr]
 
     def compliance(self) -> str:
-        return self.account.compliance(self.case.rule, self.resource, self.case.periodic)
+        return self.account.compliance(self.case.rule, self.resource.config_type, self.resource.config_id)
+
+    def calls(self, since: str) -> list[dict[str, Any]]:
+        """Mutating calls on the resource since ``since``."""
+        return self.account.mutating_calls(since, self.resource.call_id)
 
 
 @contextmanager
 def _drifted(sandbox: Any, case: Case) -> Iterator[Run]:
-    """A fresh account with the case's resource drifted, as the rule reports it."""
+    """A fresh account with the case's resource drifted, as its Config rule reports."""
     with _before_2023(sandbox) if case.before_2023 else nullcontext():
-        account = Account(sandbox, case.mapping.config_resource_type)
+        account = Account(sandbox, {case.mapping.config_resource_type})
         if case.register:
             account.register(case.runbook)
-        run = Run(case, account, case.drift(account))
+        with CLIENTS_LOCK:
+            runbooks = Runbooks(sandbox, aws_access_key_id=account.id)
+        run = Run(case, account, case.drift(account), runbooks)
         assert run.compliance() == "NON_COMPLIANT", "the drift is what the rule reports"
         yield run
 
 
-# --------------------------------------------------------------------------- the tests
+# --------------------------------------------------------------------------- running scenarios together
+
+SCENARIOS: dict[str, Callable[..., None]] = {}
+
+
+def scenario_of(test: Callable[..., None]) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register the body of ``test``: ``scenario(sandbox, **the test's parameters)``."""
+
+    def register(scenario: Callable[..., None]) -> Callable[..., None]:
+        SCENARIOS[test.__name__] = scenario
+        return scenario
+
+    return register
+
+
+class Scenarios:
+    """Runs the registered scenarios of the module's selected tests, ``WORKERS`` at a time, in test order."""
+
+    def __init__(self, sandbox: Any, items: list[pytest.Item]) -> None:
+        self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="scenario")
+        self.futures: dict[str, Future[None]] = {}
+        for item in items:
+            scenario = SCENARIOS.get(getattr(item, "originalname", ""))
+            if scenario is not None:
+                params = item.callspec.params  # type: ignore[attr-defined]
+                self.futures[item.nodeid] = self.pool.submit(scenario, sandbox, **params)
+
+    def outcome(self, request: pytest.FixtureRequest) -> None:
+        """The test's own scenario: returns when it passed, raises what it raised."""
+        self.futures[request.node.nodeid].result()
+
+    def drain(self) -> None:
+        wait(self.futures.values())
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.fixture(scope="module")
+def scenarios(sandbox: Any, request: pytest.FixtureRequest) -> Iterator[Scenarios]:
+    items = [i for i in request.session.items if getattr(i, "module", None) is request.module]
+    started = Scenarios(sandbox, items)
+    try:
+        yield started
+    finally:
+        started.close()
+
+
+# --------------------------------------------------------------------------- repair, then re-run
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_drifted_resource_is_repaired_and_a_rerun_changes_nothing(sandbox: Any, case: Case) -> None:
+def test_drifted_resource_is_repaired_and_a_rerun_changes_nothing(
+    scenarios: Scenarios, request: pytest.FixtureRequest, case: Case
+) -> None:
+    scenarios.outcome(request)
+
+
+@scenario_of(test_drifted_resource_is_repaired_and_a_rerun_changes_nothing)
+def _repaired_then_rerun(sandbox: Any, case: Case) -> None:
     with _drifted(sandbox, case) as run:
         execution = run.answer(run.start(), "Approve")
         assert execution["AutomationExecutionStatus"] == "Success", _why(execution)
@@ -518,11 +502,11 @@ def test_drifted_resource_is_repaired_and_a_rerun_changes_nothing(sandbox: Any, 
 
         assert run.compliance() == "COMPLIANT"  # the Config rule's own evaluation
         assert run.attributes() == case.attributes  # the Config item, read as detection reads it
-        assert case.live(run.account, run.resource) == case.live_value  # and the service itself
-        changes = run.account.mutating_calls(_started(execution), run.resource.call_id)
-        assert [c["operation"] for c in changes if c["outcome"] == "success"] == [case.apply_api]
+        assert case.live(run.account, run.resource) == case.live_value  # the service itself
+        changes = [c["operation"] for c in run.calls(_started(execution)) if c["outcome"] == "success"]
+        assert changes == [case.apply_api]
 
-        since = _now()
+        since = now()
         rerun = run.runbooks.wait(run.start())
         assert rerun["AutomationExecutionStatus"] == "Success", _why(rerun)
         ran = {s["StepName"] for s in rerun["StepExecutions"] if s["StepStatus"] != "Pending"}
@@ -532,10 +516,18 @@ def test_drifted_resource_is_repaired_and_a_rerun_changes_nothing(sandbox: Any, 
         assert run.compliance() == "COMPLIANT"
 
 
+# --------------------------------------------------------------------------- approval rejected
+
+
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_a_rejected_approval_changes_nothing(sandbox: Any, case: Case) -> None:
+def test_a_rejected_approval_changes_nothing(scenarios: Scenarios, request: pytest.FixtureRequest, case: Case) -> None:
+    scenarios.outcome(request)
+
+
+@scenario_of(test_a_rejected_approval_changes_nothing)
+def _rejected(sandbox: Any, case: Case) -> None:
     with _drifted(sandbox, case) as run:
-        before, since = run.state(), _now()
+        before, since = run.state(), now()
         execution = run.answer(run.start(), "Reject")
         assert execution["AutomationExecutionStatus"] == "Failed", _why(execution)
         assert step_of(execution, "ApproveChange")["StepStatus"] == "Failed"
@@ -543,10 +535,100 @@ def test_a_rejected_approval_changes_nothing(sandbox: Any, case: Case) -> None:
         _assert_unchanged(run, before, since)
 
 
+# --------------------------------------------------------------------------- the change fails: rollback
+
+# How the change step fails: AWS refuses the call (nothing changes), or the change lands and the caller still
+# sees an error (a 5xx after the fact, a lost response), so the rollback has something to undo.
+REFUSED, LANDED = "refused", "landed"
+ROLLBACK_CASES = [
+    pytest.param(case, mode, id=f"{mode}-{case_id}")
+    for mode in (REFUSED, LANDED)
+    for case, case_id in zip(CASES, IDS, strict=True)
+    # The script variant re-reads before it writes: its second attempt finds the landed change and succeeds
+    # (test_the_script_variant_retries_into_a_change_that_landed).
+    if not (mode == LANDED and case.runbook == "DriftRepair-S3-EnableEncryptionScript")
+]
+
+
+@pytest.mark.parametrize(("case", "mode"), ROLLBACK_CASES)
+def test_a_failed_change_is_rolled_back_exactly(
+    scenarios: Scenarios, request: pytest.FixtureRequest, case: Case, mode: str
+) -> None:
+    scenarios.outcome(request)
+
+
+@scenario_of(test_a_failed_change_is_rolled_back_exactly)
+def _rolled_back(sandbox: Any, case: Case, mode: str) -> None:
+    with _drifted(sandbox, case) as run, _failing(run, mode) as applied:
+        before = run.state()
+        execution = run.answer(run.start(), "Approve")
+        assert execution["AutomationExecutionStatus"] == "Failed", _why(execution)
+        apply = step_of(execution, case.apply_step)
+        assert apply["StepStatus"] == "Failed" and case.fault in apply["FailureMessage"]
+        rollback = step_of(execution, "Rollback")
+        assert rollback["StepStatus"] == "Success", _why(execution)
+        assert rollback["Outputs"]["Restored"] == [str(mode == LANDED).lower()]  # nothing to undo if nothing landed
+        assert rollback["Outputs"]["Exact"] == ["true"]
+        assert step_of(execution, "FailAfterRestore")["StepStatus"] == "Failed"
+        assert applied() == 3  # the change step's maxAttempts
+
+        assert run.state() == before  # the pre-state, exactly: the Config item before == after
+        calls = run.calls(_started(execution))
+        assert [(c["operation"], c["errorCode"]) for c in calls[:3]] == [(case.apply_api, case.fault)] * 3
+        assert len(calls) == (3 if mode == REFUSED else 4)  # a landed change: one restoring call
+        assert run.compliance() == "NON_COMPLIANT"
+
+
+SCRIPT_CASE = next(c for c in CASES if c.runbook == "DriftRepair-S3-EnableEncryptionScript")
+
+
+@pytest.mark.parametrize("case", [SCRIPT_CASE], ids=["S3-EnableEncryptionScript"])
+def test_the_script_variant_retries_into_a_change_that_landed(
+    scenarios: Scenarios, request: pytest.FixtureRequest, case: Case
+) -> None:
+    scenarios.outcome(request)
+
+
+@scenario_of(test_the_script_variant_retries_into_a_change_that_landed)
+def _retried_into_landed_change(sandbox: Any, case: Case) -> None:
+    with _drifted(sandbox, case) as run, _failing(run, LANDED) as applied:
+        execution = run.answer(run.start(), "Approve")
+        assert execution["AutomationExecutionStatus"] == "Success", _why(execution)
+        assert step_of(execution, "Rollback")["StepStatus"] == "Pending"
+        assert applied() == 1  # the first attempt's PutBucketEncryption landed; the second found it done
+        calls = run.calls(_started(execution))
+        assert [(c["operation"], c["errorCode"]) for c in calls] == [(case.apply_api, case.fault)]
+        assert run.compliance() == "COMPLIANT"
+        assert run.attributes() == case.attributes
+
+
+@contextmanager
+def _failing(run: Run, mode: str) -> Iterator[Callable[[], int]]:
+    """The change step's API call fails on this resource only, 3 times (maxAttempts 3); yields how often the
+    fault applied."""
+    sandbox = run.account.sandbox
+    spec = {
+        "operation": run.case.apply_api,
+        "error": run.case.fault,
+        "count": 3,
+        "resource": run.resource.call_id,
+        "after_effect": mode == LANDED,
+    }
+    (fault,) = sandbox.admin("POST", "/faults", spec)["ids"]
+    try:
+        yield lambda: next(f["applied"] for f in sandbox.admin("GET", "/faults")["faults"] if f["id"] == fault)
+    finally:
+        sandbox.admin("DELETE", "/faults", {"id": fault})
+
+
+# --------------------------------------------------------------------------- approval timed out (alone: clock)
+
+
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_an_approval_timeout_changes_nothing(sandbox: Any, case: Case) -> None:
+def test_an_approval_timeout_changes_nothing(sandbox: Any, scenarios: Scenarios, case: Case) -> None:
+    scenarios.drain()  # the clock is the whole sandbox's: nothing else may run meanwhile
     with _drifted(sandbox, case) as run:
-        before, since = run.state(), _now()
+        before, since = run.state(), now()
         execution = _approval_times_out(run)
         assert execution["AutomationExecutionStatus"] == "TimedOut", _why(execution)
         assert step_of(execution, "ApproveChange")["StepStatus"] == "TimedOut"
@@ -575,82 +657,18 @@ def _approval_times_out(run: Run) -> dict[str, Any]:
         sandbox.admin("DELETE", "/faults", {"id": fault})
 
 
-# How the change step fails: AWS refuses the call (nothing changes), or the change lands and the caller still
-# sees the error (a 5xx after the fact, a lost response), so the rollback has something to undo.
-REFUSED, LANDED = "refused", "landed"
-ROLLBACK_CASES = [
-    pytest.param(case, mode, id=f"{mode}-{case_id}")
-    for mode in (REFUSED, LANDED)
-    for case, case_id in zip(CASES, IDS, strict=True)
-    # The script variant re-reads before it writes: its second attempt finds the landed change and succeeds
-    # (test_the_script_variant_retries_into_a_change_that_landed).
-    if not (mode == LANDED and case.runbook == "DriftRepair-S3-EnableEncryptionScript")
-]
-
-
-@pytest.mark.parametrize(("case", "mode"), ROLLBACK_CASES)
-def test_a_failed_change_is_rolled_back_exactly(sandbox: Any, case: Case, mode: str) -> None:
-    with _drifted(sandbox, case) as run, _failing(run, mode) as fault:
-        before = run.state()
-        execution = run.answer(run.start(), "Approve")
-        assert execution["AutomationExecutionStatus"] == "Failed", _why(execution)
-        apply = step_of(execution, case.apply_step)
-        assert apply["StepStatus"] == "Failed" and case.fault in apply["FailureMessage"]
-        rollback = step_of(execution, "Rollback")
-        assert rollback["StepStatus"] == "Success", _why(execution)
-        assert rollback["Outputs"]["Restored"] == [str(mode == LANDED).lower()]  # nothing to undo when nothing landed
-        assert rollback["Outputs"]["Exact"] == ["true"]
-        assert step_of(execution, "FailAfterRestore")["StepStatus"] == "Failed"
-        assert fault() == 3  # the change step's maxAttempts
-
-        assert run.state() == before  # the pre-state, exactly: the Config item before == after
-        calls = run.account.mutating_calls(_started(execution), run.resource.call_id)
-        assert [(c["operation"], c["errorCode"]) for c in calls[:3]] == [(case.apply_api, case.fault)] * 3
-        assert len(calls) == (3 if mode == REFUSED else 4)  # the restore: one call
-        assert run.compliance() == "NON_COMPLIANT"
-
-
-def test_the_script_variant_retries_into_a_change_that_landed(sandbox: Any) -> None:
-    case = next(c for c in CASES if c.runbook == "DriftRepair-S3-EnableEncryptionScript")
-    with _drifted(sandbox, case) as run, _failing(run, LANDED) as fault:
-        execution = run.answer(run.start(), "Approve")
-        assert execution["AutomationExecutionStatus"] == "Success", _why(execution)
-        assert step_of(execution, "Rollback")["StepStatus"] == "Pending"
-        assert fault() == 1  # the first attempt's PutBucketEncryption landed; the second found it done
-        calls = run.account.mutating_calls(_started(execution), run.resource.call_id)
-        assert [(c["operation"], c["errorCode"]) for c in calls] == [(case.apply_api, case.fault)]
-        assert run.compliance() == "COMPLIANT"
-        assert run.attributes() == case.attributes
-
-
-@contextmanager
-def _failing(run: Run, mode: str) -> Iterator[Callable[[], int]]:
-    """The change step's API call fails (3 times, for maxAttempts 3) on this resource only; yields how often
-    the fault applied."""
-    sandbox = run.account.sandbox
-    spec = {
-        "operation": run.case.apply_api,
-        "error": run.case.fault,
-        "count": 3,
-        "resource": run.resource.call_id,
-        "after_effect": mode == LANDED,
-    }
-    (fault,) = sandbox.admin("POST", "/faults", spec)["ids"]
-    try:
-        yield lambda: next(f["applied"] for f in sandbox.admin("GET", "/faults")["faults"] if f["id"] == fault)
-    finally:
-        sandbox.admin("DELETE", "/faults", {"id": fault})
+# --------------------------------------------------------------------------- helpers
 
 
 def _assert_unchanged(run: Run, before: Any, since: str) -> None:
     assert run.state() == before
-    assert run.account.mutating_calls(since, run.resource.call_id) == []
+    assert run.calls(since) == []
     assert run.compliance() == "NON_COMPLIANT"
 
 
 def _started(execution: dict[str, Any]) -> str:
-    started: dt.datetime = execution["ExecutionStartTime"]
-    return started.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    """The execution's start as the call record writes times."""
+    return execution["ExecutionStartTime"].astimezone(dt.UTC).isoformat().replace("+00:00", "Z")  # type: ignore[no-any-return]
 
 
 def _why(execution: dict[str, Any]) -> tuple[Any, ...]:
