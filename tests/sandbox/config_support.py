@@ -10,7 +10,8 @@ import json
 import threading
 import uuid
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,6 +120,24 @@ def lambda_function(aws: Clients, name: str) -> str:
 
 
 # --------------------------------------------------------------------------- accounts as the module deploys them
+
+
+# S3 default encryption is a switch of the whole sandbox: tests that need the world before 2023 take turns.
+_S3_BEFORE_2023 = threading.Lock()
+
+
+@contextmanager
+def s3_before_2023(target: Any) -> Iterator[None]:
+    """S3 as it was before default encryption (5 January 2023), for the whole block: new buckets have no
+    default encryption and DeleteBucketEncryption removes it again. Since then every bucket has SSE-S3, so the
+    managed rule S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED can find a bucket NON_COMPLIANT only in this world.
+    """
+    with _S3_BEFORE_2023:
+        target.admin("POST", "/s3/default-encryption", {"enabled": False})
+        try:
+            yield
+        finally:
+            target.admin("POST", "/s3/default-encryption", {"enabled": True})
 
 
 def now() -> str:

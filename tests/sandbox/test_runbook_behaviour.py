@@ -27,7 +27,6 @@ run alone, after the others.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, nullcontext
@@ -35,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from config_support import CLIENTS_LOCK, MAPPINGS, Account, now
+from config_support import CLIENTS_LOCK, MAPPINGS, Account, now, s3_before_2023
 from ssm_support import Runbooks, step_of, steps_status, unique
 
 from drift_repair.core.config_items import parse_item
@@ -60,25 +59,6 @@ class Resource:
 
 
 # --------------------------------------------------------------------------- drifted resources
-
-
-# S3 default encryption is a switch of the whole sandbox: scenarios that need the world before 2023 take turns.
-S3_BEFORE_2023 = threading.Lock()
-
-
-@contextmanager
-def _before_2023(sandbox: Any) -> Iterator[None]:
-    """S3 as it was before default encryption (January 2023), for the whole block: new buckets have no
-    default encryption and DeleteBucketEncryption removes it again. Since then every bucket has SSE-S3, so
-    the managed rule s3-bucket-server-side-encryption-enabled can report a bucket NON_COMPLIANT only there.
-    (Other scenarios meanwhile get buckets without default encryption too; none of them looks at it.)
-    """
-    with S3_BEFORE_2023:
-        sandbox.admin("POST", "/s3/default-encryption", {"enabled": False})
-        try:
-            yield
-        finally:
-            sandbox.admin("POST", "/s3/default-encryption", {"enabled": True})
 
 
 def _bucket(account: Account) -> str:
@@ -226,7 +206,7 @@ class Case:
     fault: str = "InternalFailure"  # an error the service answers with (5xx)
     overrides: dict[str, list[str]] = field(default_factory=dict)  # designed values the DAG passes
     register: bool = False  # deployed by the module, named by no mapping
-    before_2023: bool = False  # S3 without default encryption (see _before_2023)
+    before_2023: bool = False  # S3 without default encryption (config_support.s3_before_2023)
 
     @property
     def mapping(self) -> ResourceMapping:
@@ -421,7 +401,8 @@ class Run:
 @contextmanager
 def _drifted(sandbox: Any, case: Case) -> Iterator[Run]:
     """A fresh account with the case's resource drifted, as its Config rule reports."""
-    with _before_2023(sandbox) if case.before_2023 else nullcontext():
+    # Scenarios running meanwhile get buckets without default encryption too; none of them looks at it.
+    with s3_before_2023(sandbox) if case.before_2023 else nullcontext():
         account = Account(sandbox, {case.mapping.config_resource_type})
         if case.register:
             account.register(case.runbook)
