@@ -22,6 +22,7 @@ import pytest
 from botocore import xform_name
 from moto import mock_aws
 
+from sandbox import moto_fixes
 from tests.runbooks.support import RunbookFile, load_runbook, payload, resolve, script_module
 
 REGION = "ap-northeast-1"
@@ -60,6 +61,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingBoto3]:
     # The test session pins AWS_ENDPOINT_URL to a closed port; moto intercepts AWS's own endpoints only.
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    # Once a test served the sandbox in this process (tests/sandbox LocalSandbox), its moto fixes apply to every
+    # in-process moto: keep S3 as moto has it here (buckets without default encryption, as before 2023).
+    monkeypatch.setitem(moto_fixes.S3_DEFAULT_ENCRYPTION, "enabled", False)
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=EVIDENCE, CreateBucketConfiguration={"LocationConstraint": REGION})
