@@ -26,6 +26,7 @@ run alone, after the others.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -393,6 +394,13 @@ class Run:
     def compliance(self) -> str:
         return self.account.compliance(self.case.rule, self.resource.config_type, self.resource.config_id)
 
+    def pre_states(self, execution: dict[str, Any]) -> list[str]:
+        """Keys of the pre-state objects the execution saved in the evidence bucket (from the call record)."""
+        bucket = self.account.env.evidence_bucket
+        puts = self.account.mutating_calls(_started(execution), bucket)
+        keys = [r["id"] for c in puts if c["operation"] == "PutObject" for r in c["resources"]]
+        return [k for k in keys if k.startswith(f"{bucket}/pre-state/") and execution["AutomationExecutionId"] in k]
+
     def calls(self, since: str) -> list[dict[str, Any]]:
         """Mutating calls on the resource since ``since``."""
         return self.account.mutating_calls(since, self.resource.call_id)
@@ -486,6 +494,8 @@ def _repaired_then_rerun(sandbox: Any, case: Case) -> None:
         assert case.live(run.account, run.resource) == case.live_value  # the service itself
         changes = [c["operation"] for c in run.calls(_started(execution)) if c["outcome"] == "success"]
         assert changes == [case.apply_api]
+        (saved,) = run.pre_states(execution)  # the safe pattern: the pre-state went to the evidence bucket first
+        assert run.resource.config_id in saved
 
         since = now()
         rerun = run.runbooks.wait(run.start())
@@ -581,6 +591,43 @@ def _retried_into_landed_change(sandbox: Any, case: Case) -> None:
         assert [(c["operation"], c["errorCode"]) for c in calls] == [(case.apply_api, case.fault)]
         assert run.compliance() == "COMPLIANT"
         assert run.attributes() == case.attributes
+
+
+def _never_versioned(account: Account) -> Resource:
+    name = _bucket(account)
+    return Resource("AWS::S3::Bucket", name, name)
+
+
+NEVER_VERSIONED = dataclasses.replace(
+    next(c for c in CASES if c.runbook == "DriftRepair-S3-EnableVersioning"), drift=_never_versioned
+)
+
+
+@pytest.mark.parametrize("case", [NEVER_VERSIONED], ids=["S3-EnableVersioning-never-versioned"])
+def test_a_never_versioned_bucket_is_rolled_back_to_suspended(
+    scenarios: Scenarios, request: pytest.FixtureRequest, case: Case
+) -> None:
+    """The one pre-state no runbook can restore: S3 has no way back to "never versioned" once versioning was
+    on. The rollback leaves the nearest state, Suspended (no new versions), and says it is not exact."""
+    scenarios.outcome(request)
+
+
+@scenario_of(test_a_never_versioned_bucket_is_rolled_back_to_suspended)
+def _rolled_back_to_suspended(sandbox: Any, case: Case) -> None:
+    with _drifted(sandbox, case) as run, _failing(run, LANDED):
+        before = run.state()
+        assert run.attributes() == {"versioning": "Off"}
+        execution = run.answer(run.start(), "Approve")
+        assert execution["AutomationExecutionStatus"] == "Failed", _why(execution)
+        rollback = step_of(execution, "Rollback")
+        assert rollback["StepStatus"] == "Success", _why(execution)
+        assert (rollback["Outputs"]["Restored"], rollback["Outputs"]["Exact"]) == (["true"], ["false"])
+        assert run.attributes() == {"versioning": "Suspended"}
+        after = run.state()
+        for state in (before, after):  # everything else exactly as before
+            state["supplementaryConfiguration"].pop("BucketVersioningConfiguration", None)
+        assert after == before
+        assert run.compliance() == "NON_COMPLIANT"
 
 
 @contextmanager
