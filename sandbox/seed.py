@@ -20,6 +20,7 @@ it changed; detection then finds exactly N NG. Periodic rules are re-evaluated a
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -521,6 +522,7 @@ def module_values(env: EnvironmentConfig) -> dict[str, list[str]]:
     }
 
 
+@functools.cache
 def expected_defaults() -> dict[str, str]:
     """The module's static defaults for parameters the DAG fills with designed values (variables.tf)."""
     variables = REPO_ROOT / "include" / "terraform" / "modules" / "config-remediation" / "variables.tf"

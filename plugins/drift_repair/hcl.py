@@ -6,6 +6,7 @@ both, so that callers (the sandbox's stand-in for the module, the Terraform chec
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,13 @@ def plain(value: Any) -> Any:
     return value
 
 
+# python-hcl2's parser (lark) keeps state between calls: two threads parsing at once garble each other's
+# result (seen: a dict default read back as a string). One parse at a time.
+_PARSE_LOCK = threading.Lock()
+
+
 def load_hcl(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8") as handle, _PARSE_LOCK:
         loaded: dict[str, Any] = plain(hcl2.load(handle))
     return loaded
 
