@@ -420,6 +420,9 @@ def up(args: argparse.Namespace) -> int:
         print(stack.seed("dev", args.drift))
         stack.start_airflow()
         stack.ensure_pools()
+        for name in ENVIRONMENTS:  # schedules are off in the local stack: unpausing only lets runs start
+            stack.wait_for_dag(f"drift_repair__{name}")
+            stack.api("PATCH", f"/dags/drift_repair__{name}", {"is_paused": False})
     except StackError as exc:
         stack.stop()
         print(f"up failed: {exc}", file=sys.stderr)
