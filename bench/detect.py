@@ -137,6 +137,8 @@ def generate(directory: Path, resources: int, drift_ratio: float) -> dict[str, A
             ],
         }
 
+    # The configuration section lists what the module writes: the builders' configured arguments.
+    examples = [res for res, _ in (_resource(0), _resource(1))]
     configuration = {
         "root_module": {
             "module_calls": {
@@ -146,47 +148,14 @@ def generate(directory: Path, resources: int, drift_ratio: float) -> dict[str, A
                     "module": {
                         "resources": [
                             {
-                                "address": f"{t}.{n}",
+                                "address": f"{r.type}.{r.name}",
                                 "mode": "managed",
-                                "type": t,
-                                "name": n,
-                                "count_expression": {"constant_value": 500},
-                                "expressions": {k: {"constant_value": None} for k in keys},
+                                "type": r.type,
+                                "name": r.name,
+                                "count_expression": {"constant_value": PER_MODULE // 2},
+                                "expressions": {k: {"constant_value": None} for k in r.configured},
                             }
-                            for t, n, keys in (
-                                (
-                                    "aws_db_instance",
-                                    "db",
-                                    [
-                                        "identifier",
-                                        "engine",
-                                        "engine_version",
-                                        "instance_class",
-                                        "allocated_storage",
-                                        "storage_type",
-                                        "storage_encrypted",
-                                        "multi_az",
-                                        "publicly_accessible",
-                                        "deletion_protection",
-                                        "backup_retention_period",
-                                        "auto_minor_version_upgrade",
-                                    ],
-                                ),
-                                (
-                                    "aws_instance",
-                                    "vm",
-                                    [
-                                        "ami",
-                                        "instance_type",
-                                        "monitoring",
-                                        "key_name",
-                                        "ebs_optimized",
-                                        "source_dest_check",
-                                        "subnet_id",
-                                        "metadata_options",
-                                    ],
-                                ),
-                            )
+                            for r in examples
                         ]
                     },
                 }

@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import sys
 import tempfile
 import threading
@@ -36,16 +35,10 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "plugins"))
 
 import plan_builder as pb  # noqa: E402 - on the path just above
-from stack import Stack  # noqa: E402
+from stack import Stack, free_port  # noqa: E402
 
 DAG = "drift_repair__dev"
 TARGET_RATIO = 1.3
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def bucket_plan(path: Path, buckets: int) -> list[str]:

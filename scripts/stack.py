@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -329,6 +330,13 @@ class Stack:
         req = urllib.request.Request(f"{self.sandbox_url}/_sandbox{path}", data=data, method=method)
         with urllib.request.urlopen(req, timeout=30) as resp:
             return json.loads(resp.read() or b"null")
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (tests and benchmarks run stacks beside `make up`)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _http_ok(url: str) -> bool:

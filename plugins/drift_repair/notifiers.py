@@ -20,12 +20,9 @@ class ApprovalRequestNotifier(BaseNotifier):
 
     def notify(self, context: Any) -> None:
         from drift_repair.core.environment import load_environment  # noqa: PLC0415
-        from drift_repair.reports.notifications import build_approval_message, send_message  # noqa: PLC0415
+        from drift_repair.reports.notifications import build_approval_message, notify_environment  # noqa: PLC0415
 
         env = load_environment(self.environment)
-        if not env.base_url or not (env.sns_topic_arn or env.slack_conn_id):
-            self.log.info("No notification channel configured for %s", env.name)
-            return
         planned = context["ti"].xcom_pull(task_ids="plan") or {}
         items = [
             {
@@ -37,22 +34,17 @@ class ApprovalRequestNotifier(BaseNotifier):
             }
             for i in planned.get("items", [])
         ]
-        message = build_approval_message(
-            environment=env.name,
-            dag_id=context["dag"].dag_id,
-            run_id=context["run_id"],
-            base_url=env.base_url,
-            items=items,
-            approval_task_id=context["task"].task_id,
-            timeout_minutes=env.approval.timeout_minutes,
-            approvers=[u.get("name") or u["id"] for u in env.approval.assigned_users],
-            language=env.report_language,
+        notify_environment(
+            env,
+            lambda base_url: build_approval_message(
+                environment=env.name,
+                dag_id=context["dag"].dag_id,
+                run_id=context["run_id"],
+                base_url=base_url,
+                items=items,
+                approval_task_id=context["task"].task_id,
+                timeout_minutes=env.approval.timeout_minutes,
+                approvers=[u.get("name") or u["id"] for u in env.approval.assigned_users],
+                language=env.report_language,
+            ),
         )
-        for delivery in send_message(
-            message,
-            sns_topic_arn=env.sns_topic_arn,
-            aws_conn_id=env.aws_conn_id,
-            region_name=env.region,
-            slack_conn_id=env.slack_conn_id,
-        ):
-            self.log.info("Approval notification via %s: %s", delivery.channel, delivery.status)

@@ -5,7 +5,6 @@ the sandbox and seeds its own drift."""
 from __future__ import annotations
 
 import shutil
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -17,16 +16,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from stack import Stack  # noqa: E402
+from stack import Stack, free_port  # noqa: E402
 
 DAG = "drift_repair__dev"
 APPROVAL_TIMEOUT_SECONDS = 20
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -40,28 +40,21 @@ class DriftRepairApprovalOperator(ApprovalOperator):
     def _announce(self, context: Any, answer: dict[str, Any]) -> None:
         """The decision, to the environment's channels (best effort: a delivery failure is only logged)."""
         from drift_repair.core.environment import load_environment  # noqa: PLC0415
-        from drift_repair.reports.notifications import build_decision_message, send_message  # noqa: PLC0415
+        from drift_repair.reports.notifications import build_decision_message, notify_environment  # noqa: PLC0415
 
         env = load_environment(self.environment)
-        if not env.base_url or not (env.sns_topic_arn or env.slack_conn_id):
-            return
         user = answer["responded_by_user"] or {}
-        message = build_decision_message(
-            environment=env.name,
-            dag_id=context["dag"].dag_id,
-            run_id=context["run_id"],
-            base_url=env.base_url,
-            choice=(answer["chosen_options"] or ["Reject"])[0],
-            responder=user.get("name") or user.get("id"),
-            responded_at=answer["responded_at"],
-            comment=str(answer["params_input"].get("comment") or ""),
-            language=env.report_language,
+        notify_environment(
+            env,
+            lambda base_url: build_decision_message(
+                environment=env.name,
+                dag_id=context["dag"].dag_id,
+                run_id=context["run_id"],
+                base_url=base_url,
+                choice=(answer["chosen_options"] or ["Reject"])[0],
+                responder=user.get("name") or user.get("id"),
+                responded_at=answer["responded_at"],
+                comment=str(answer["params_input"].get("comment") or ""),
+                language=env.report_language,
+            ),
         )
-        for delivery in send_message(
-            message,
-            sns_topic_arn=env.sns_topic_arn,
-            aws_conn_id=env.aws_conn_id,
-            region_name=env.region,
-            slack_conn_id=env.slack_conn_id,
-        ):
-            self.log.info("Approval decision via %s: %s", delivery.channel, delivery.status)

@@ -377,3 +377,20 @@ def send_message(
             "slack", bool(slack_conn_id), message, lambda: send_to_slack(message, slack_conn_id=str(slack_conn_id))
         ),
     ]
+
+
+def notify_environment(env: Any, build: Callable[[str], Message]) -> list[Delivery]:
+    """Send ``build(base_url)`` to an environment's channels; nothing when it has no link base or channel."""
+    if not env.base_url or not (env.sns_topic_arn or env.slack_conn_id):
+        log.info("no notification channel configured for %s", env.name)
+        return []
+    deliveries = send_message(
+        build(env.base_url),
+        sns_topic_arn=env.sns_topic_arn,
+        aws_conn_id=env.aws_conn_id,
+        region_name=env.region,
+        slack_conn_id=env.slack_conn_id,
+    )
+    for delivery in deliveries:
+        log.info("%s notification for %s: %s", delivery.channel, env.name, delivery.status)
+    return deliveries
